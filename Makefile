@@ -1,0 +1,82 @@
+# plat: one entry point.
+#   make             build/libplat.a and the command line build/plat          (~1 min)
+#   make test        install missing packages, build and run every test suite
+#   make demo        install missing packages, build, run the end-to-end demo
+#   make debug       the same programs with -O0 -g, AddressSanitizer, UBSan   (into build-debug/)
+#   make test-debug  the test suites under the sanitizers
+#   make deps        install the Debian packages plat needs, when missing
+#   make clean
+# The library is compiled twice: in float (build/f32, the real thing) and with the scalar type
+# switched to double (build/f64) for the gradient checks (notes/02-autograd.md).
+
+CXX      ?= g++
+BUILD    ?= build
+OPT      ?= -O3 -march=native
+SAN      ?=
+# OpenBLAS's OpenMP build, named by path: it shares OpenMP's thread pool with plat's own loops
+# (PLAT_THREADS sets both), whichever BLAS the system's alternatives point at.
+BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
+CXXFLAGS := -std=c++17 $(OPT) $(SAN) -fopenmp -Wall -Wextra -Wno-unused-parameter -I. -I$(BLAS_INC) -MMD -MP
+LDFLAGS  := $(SAN) -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
+LDLIBS   := -lopenblas -lfmt -lm
+
+LIB_SRC  := $(sort $(wildcard core/*.cpp autograd/*.cpp nn/*.cpp datasets/*.cpp))
+CLI_SRC  := $(sort $(wildcard experiments/*.cpp))
+# tests/test_*.cpp run in float; tests/gradcheck_*.cpp run against the double build.
+TEST_F32 := $(sort $(wildcard tests/test_*.cpp))
+TEST_F64 := $(sort $(wildcard tests/gradcheck_*.cpp))
+
+F32_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/f32/%.o)
+F64_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/f64/%.o)
+
+DEPS_PKGS := g++ make libopenblas-openmp-dev doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all test demo debug test-debug deps clean
+all: $(BUILD)/plat $(BUILD)/libplat.a
+
+$(BUILD)/f32/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+$(BUILD)/f64/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -DPLAT_REAL=double -c $< -o $@
+
+$(BUILD)/libplat.a: $(F32_OBJ)
+	ar rcs $@ $^
+$(BUILD)/libplat64.a: $(F64_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/plat: $(CLI_SRC:%.cpp=$(BUILD)/f32/%.o) $(BUILD)/libplat.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/tests_f32: $(BUILD)/f32/tests/main.o $(TEST_F32:%.cpp=$(BUILD)/f32/%.o) $(BUILD)/libplat.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/tests_f64: $(BUILD)/f64/tests/main.o $(TEST_F64:%.cpp=$(BUILD)/f64/%.o) $(BUILD)/libplat64.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+deps:
+	@missing=""; for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+test: deps
+	@$(MAKE) --no-print-directory $(BUILD)/tests_f32 $(BUILD)/tests_f64 $(BUILD)/plat
+	@sh tests/run.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/plat
+	$(BUILD)/plat mlp-demo
+
+debug:
+	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O0 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
+
+test-debug: deps
+	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O0 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+clean:
+	rm -rf build build-debug
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

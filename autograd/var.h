@@ -1,0 +1,75 @@
+// autograd/var.h: a value with a gradient, recorded on a graph (notes/02-autograd.md).
+// Every differentiable operation returns a Var whose Node remembers its inputs and a backward
+// function. Var::backward() sorts the graph topologically and runs the backward functions in
+// reverse order; each adds (+=) into its inputs' gradients, so a value used twice collects both.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace plat {
+
+struct Node {
+    Tensor value;
+    Tensor grad;                               // empty until a gradient first flows in
+    bool requires_grad = false;
+    const char* op = "leaf";                   // the operation that made it, for messages
+    std::vector<std::shared_ptr<Node>> inputs;  // empty for leaves and for untracked results
+    // Reads this node's grad and adds into its inputs' grads. Receives the node itself rather
+    // than capturing it, so the closure holds no reference cycle.
+    std::function<void(Node& self)> backward;
+
+    Tensor& grad_buffer();  // grad, allocated as zeros of value's shape on first use
+};
+
+class Var {
+public:
+    Var() = default;
+    explicit Var(Tensor value, bool requires_grad = false);
+
+    const Tensor& value() const { return node_->value; }
+    Tensor& value() { return node_->value; }
+    // The gradient; empty when none has flowed in (or after zero_grad()).
+    const Tensor& grad() const { return node_->grad; }
+    Tensor& grad() { return node_->grad; }
+    bool requires_grad() const { return node_ && node_->requires_grad; }
+    const Shape& shape() const { return node_->value.shape(); }
+    real item() const { return node_->value.item(); }
+    bool defined() const { return node_ != nullptr; }
+    const std::shared_ptr<Node>& node() const { return node_; }
+
+    // Reverse-mode differentiation from this value. With no argument the value must have one
+    // element and its gradient is seeded with 1; otherwise `seed` is d(objective)/d(this).
+    void backward();
+    void backward(const Tensor& seed);
+    void zero_grad();  // forget the gradient (PyTorch's set_to_none)
+
+private:
+    std::shared_ptr<Node> node_;
+};
+
+// Record the result of an operation. When gradient mode is off or no input requires a
+// gradient, the result is a plain constant and nothing is recorded.
+Var record(const char* op, Tensor value, const std::vector<Var>& inputs, std::function<void(Node& self)> backward);
+
+// The inputs of a node in reverse topological order: every node comes before all nodes
+// it was computed from. Exposed so the notes' counterexample can print it.
+std::vector<Node*> reverse_topological_order(Node* root);
+
+// While a NoGradGuard lives, operations record nothing (evaluation, optimizer updates).
+class NoGradGuard {
+public:
+    NoGradGuard();
+    ~NoGradGuard();
+    NoGradGuard(const NoGradGuard&) = delete;
+    NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+private:
+    bool previous_;
+};
+bool grad_enabled();
+
+}  // namespace plat

@@ -1,0 +1,466 @@
+// core/kernels.cpp: the kernels declared in core/kernels.h, each fast version followed by its
+// naive reference (notes/01-tensors.md).
+#include "core/kernels.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace plat {
+
+// OpenMP pays only when a loop has enough work to amortize waking the threads (a few
+// microseconds); below this many elements the loops run on one thread.
+constexpr int64_t kParallelMin = 1 << 14;
+
+// ---- matrix multiplication -------------------------------------------------------------------
+
+// cblas_sgemm for the float build, cblas_dgemm for the double (gradient-check) build.
+[[maybe_unused]] static void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float* A,
+                      int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+[[maybe_unused]] static void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha, const double* A,
+                      int lda, const double* B, int ldb, double beta, double* C, int ldc) {
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
+          const real* B, real beta, real* C) {
+    if (M == 0 || N == 0) return;
+    // Row-major storage: the leading dimension of a matrix is its row length as stored.
+    int lda = int(trans_a ? M : K), ldb = int(trans_b ? K : N), ldc = int(N);
+    CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+    blas_gemm(ta, tb, int(M), int(N), int(K), alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha,
+                const real* A, const real* B, real beta, real* C) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) {
+                real a = trans_a ? A[k * M + i] : A[i * K + k];
+                real b = trans_b ? B[j * K + k] : B[k * N + j];
+                acc += double(a) * double(b);
+            }
+            // beta == 0 overwrites, so uninitialized (even NaN) C never leaks in, as in BLAS.
+            C[i * N + j] = real(alpha * acc) + (beta == 0 ? real(0) : beta * C[i * N + j]);
+        }
+}
+
+namespace {
+
+struct MatmulDims {
+    int64_t batch, M, N, K;
+    bool shared_b;  // b is 2-D and used by every batch entry
+    Shape out;
+};
+
+MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    if (a.ndim() < 2 || b.ndim() < 2)
+        fail("matmul: both operands need at least 2 dimensions, got {} and {}", a.shape().str(), b.shape().str());
+    MatmulDims d;
+    d.M = trans_a ? a.size(-1) : a.size(-2);
+    d.K = trans_a ? a.size(-2) : a.size(-1);
+    int64_t kb = trans_b ? b.size(-1) : b.size(-2);
+    d.N = trans_b ? b.size(-2) : b.size(-1);
+    if (kb != d.K)
+        fail("matmul: inner sizes differ: a is {}{}, b is {}{} ({} vs {})", a.shape().str(), trans_a ? "^T" : "",
+             b.shape().str(), trans_b ? "^T" : "", d.K, kb);
+    d.shared_b = b.ndim() == 2;
+    if (!d.shared_b) {
+        bool same = a.ndim() == b.ndim();
+        for (int i = 0; same && i < a.ndim() - 2; i++) same = a.size(i) == b.size(i);
+        if (!same)
+            fail("matmul: leading (batch) dimensions differ: a is {}, b is {}; b must be 2-D or share a's batch dims",
+                 a.shape().str(), b.shape().str());
+    }
+    d.batch = a.shape().outer(-2);  // product of the leading (batch) dimensions
+    d.out = a.shape().with(-2, d.M).with(-1, d.N);
+    return d;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    MatmulDims d = matmul_dims(a, b, trans_a, trans_b);
+    Tensor out(d.out);
+    if (d.shared_b && !trans_a) {
+        // [batch*M, K] @ [K, N]: the leading dims fold into M and one large gemm does it all.
+        gemm(false, trans_b, d.batch * d.M, d.N, d.K, 1, a.data(), b.data(), 0, out.data());
+        return out;
+    }
+    int64_t a_step = d.M * d.K, b_step = d.shared_b ? 0 : d.K * d.N, c_step = d.M * d.N;
+    // Many small products (attention's per-head T x D matrices): one thread per product; BLAS
+    // runs single-threaded inside an OpenMP parallel region. Each thread writes its own C.
+#pragma omp parallel for schedule(static) if (d.batch > 1)
+    for (int64_t i = 0; i < d.batch; i++)
+        gemm(trans_a, trans_b, d.M, d.N, d.K, 1, a.data() + i * a_step, b.data() + i * b_step, 0,
+             out.data() + i * c_step);
+    return out;
+}
+
+Tensor matmul_naive(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    MatmulDims d = matmul_dims(a, b, trans_a, trans_b);
+    Tensor out(d.out);
+    int64_t a_step = d.M * d.K, b_step = d.shared_b ? 0 : d.K * d.N, c_step = d.M * d.N;
+    for (int64_t i = 0; i < d.batch; i++)
+        gemm_naive(trans_a, trans_b, d.M, d.N, d.K, 1, a.data() + i * a_step, b.data() + i * b_step, 0,
+                   out.data() + i * c_step);
+    return out;
+}
+
+// ---- elementwise ---------------------------------------------------------------------------
+
+namespace {
+
+inline real apply(BinaryOp op, real x, real y) {
+    switch (op) {
+        case BinaryOp::add: return x + y;
+        case BinaryOp::sub: return x - y;
+        case BinaryOp::mul: return x * y;
+        case BinaryOp::div: return x / y;
+    }
+    return 0;
+}
+
+inline real apply(UnaryOp op, real x) {
+    switch (op) {
+        case UnaryOp::neg: return -x;
+        case UnaryOp::exp: return std::exp(x);
+        case UnaryOp::log: return std::log(x);
+        case UnaryOp::sqrt: return std::sqrt(x);
+        case UnaryOp::tanh: return std::tanh(x);
+        case UnaryOp::relu: return x > 0 ? x : real(0);
+    }
+    return 0;
+}
+
+const char* op_name(BinaryOp op) {
+    switch (op) {
+        case BinaryOp::add: return "add";
+        case BinaryOp::sub: return "sub";
+        case BinaryOp::mul: return "mul";
+        case BinaryOp::div: return "div";
+    }
+    return "?";
+}
+
+// Strides of `s` aligned to the 4-D padded output shape, 0 where `s` is broadcast.
+void broadcast_strides(const Shape& s, const Shape& out, int64_t strides[4]) {
+    int pad = 4 - out.ndim();
+    int64_t stride = 1;
+    for (int i = 3; i >= 0; i--) {
+        int si = i - pad - (out.ndim() - s.ndim());  // index into s, aligned from the right
+        int64_t size = si >= 0 ? s[si] : 1;
+        strides[i] = size == 1 ? 0 : stride;
+        stride *= size;
+    }
+}
+
+}  // namespace
+
+Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op) {
+    Shape shape = broadcast_shapes(a.shape(), b.shape(), op_name(op));
+    Tensor out(shape);
+    int64_t n = out.numel();
+    const real *x = a.data(), *y = b.data();
+    real* o = out.data();
+    if (a.shape() == b.shape()) {  // fast path 1: no broadcasting
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; i++) o[i] = apply(op, x[i], y[i]);
+        return out;
+    }
+    if (b.shape() == shape && a.numel() == 1) {  // fast path 2: scalar op tensor
+        real s = x[0];
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; i++) o[i] = apply(op, s, y[i]);
+        return out;
+    }
+    // General case: walk the padded 4-D output; each operand steps by its stride (0 when it is
+    // broadcast along that dimension).
+    int64_t sa[4], sb[4], dims[4];
+    broadcast_strides(a.shape(), shape, sa);
+    broadcast_strides(b.shape(), shape, sb);
+    for (int i = 0; i < 4; i++) dims[i] = i < 4 - shape.ndim() ? 1 : shape[i - (4 - shape.ndim())];
+#pragma omp parallel for collapse(2) schedule(static) if (n >= kParallelMin)
+    for (int64_t i0 = 0; i0 < dims[0]; i0++)
+        for (int64_t i1 = 0; i1 < dims[1]; i1++)
+            for (int64_t i2 = 0; i2 < dims[2]; i2++) {
+                int64_t ia = i0 * sa[0] + i1 * sa[1] + i2 * sa[2], ib = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                real* row = o + ((i0 * dims[1] + i1) * dims[2] + i2) * dims[3];
+                for (int64_t i3 = 0; i3 < dims[3]; i3++) row[i3] = apply(op, x[ia + i3 * sa[3]], y[ib + i3 * sb[3]]);
+            }
+    return out;
+}
+
+Tensor binary_naive(const Tensor& a, const Tensor& b, BinaryOp op) {
+    Shape shape = broadcast_shapes(a.shape(), b.shape(), op_name(op));
+    Tensor out(shape);
+    for (int64_t i = 0; i < out.numel(); i++) {
+        // Unravel the output index, then ravel it into each operand, clamping broadcast dims to 0.
+        int64_t rest = i, ia = 0, ib = 0, step_a = 1, step_b = 1;
+        for (int d = shape.ndim() - 1; d >= 0; d--) {
+            int64_t idx = rest % shape[d];
+            rest /= shape[d];
+            int da = d - (shape.ndim() - a.ndim()), db = d - (shape.ndim() - b.ndim());
+            if (da >= 0) {
+                ia += (a.size(da) == 1 ? 0 : idx) * step_a;
+                step_a *= a.size(da);
+            }
+            if (db >= 0) {
+                ib += (b.size(db) == 1 ? 0 : idx) * step_b;
+                step_b *= b.size(db);
+            }
+        }
+        out[i] = apply(op, a[ia], b[ib]);
+    }
+    return out;
+}
+
+Tensor unary(const Tensor& a, UnaryOp op) {
+    Tensor out(a.shape());
+    int64_t n = a.numel();
+    const real* x = a.data();
+    real* o = out.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) o[i] = apply(op, x[i]);
+    return out;
+}
+
+Tensor unary_naive(const Tensor& a, UnaryOp op) {
+    Tensor out(a.shape());
+    for (int64_t i = 0; i < a.numel(); i++) out[i] = apply(op, a[i]);
+    return out;
+}
+
+Tensor pow_scalar(const Tensor& a, real exponent) {
+    Tensor out(a.shape());
+    for (int64_t i = 0; i < a.numel(); i++) out[i] = std::pow(a[i], exponent);
+    return out;
+}
+
+Tensor mul_scalar(const Tensor& a, real s) {
+    Tensor out(a.shape());
+    for (int64_t i = 0; i < a.numel(); i++) out[i] = a[i] * s;
+    return out;
+}
+
+Tensor add_scalar(const Tensor& a, real s) {
+    Tensor out(a.shape());
+    for (int64_t i = 0; i < a.numel(); i++) out[i] = a[i] + s;
+    return out;
+}
+
+void add_into(Tensor& dst, const Tensor& src, real alpha) {
+    check_shape(src, dst.shape(), "add_into");
+    int64_t n = dst.numel();
+    real* d = dst.data();
+    const real* s = src.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) d[i] += alpha * s[i];
+}
+
+// ---- reductions ------------------------------------------------------------------------------
+// Any axis of a contiguous tensor is the middle index of an [outer, n, inner] view.
+
+namespace {
+Shape reduced_shape(const Shape& s, int axis, bool keepdim) { return keepdim ? s.with(axis, 1) : s.without(axis); }
+}  // namespace
+
+Tensor sum(const Tensor& a, int axis, bool keepdim) {
+    int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
+    Tensor out(reduced_shape(a.shape(), axis, keepdim));
+    const real* x = a.data();
+    real* o = out.data();
+#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    for (int64_t i = 0; i < outer; i++)
+        for (int64_t j = 0; j < n; j++)  // j outside k: contiguous reads of x's rows
+            for (int64_t k = 0; k < inner; k++) o[i * inner + k] += x[(i * n + j) * inner + k];
+    return out;
+}
+
+Tensor sum_naive(const Tensor& a, int axis, bool keepdim) {
+    int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
+    Tensor out(reduced_shape(a.shape(), axis, keepdim));
+    for (int64_t i = 0; i < outer; i++)
+        for (int64_t k = 0; k < inner; k++) {
+            double acc = 0;
+            for (int64_t j = 0; j < n; j++) acc += a[(i * n + j) * inner + k];
+            out[i * inner + k] = real(acc);
+        }
+    return out;
+}
+
+Tensor mean(const Tensor& a, int axis, bool keepdim) {
+    int64_t n = a.shape()[axis];
+    if (n == 0) fail("mean: axis {} of shape {} is empty", axis, a.shape().str());
+    return mul_scalar(sum(a, axis, keepdim), real(1) / real(n));
+}
+
+MaxResult max(const Tensor& a, int axis, bool keepdim) {
+    int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
+    if (n == 0) fail("max: axis {} of shape {} is empty", axis, a.shape().str());
+    MaxResult r{Tensor(reduced_shape(a.shape(), axis, keepdim)), std::vector<int64_t>(outer * inner, 0)};
+#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    for (int64_t i = 0; i < outer; i++)
+        for (int64_t k = 0; k < inner; k++) {
+            const real* x = a.data() + i * n * inner + k;
+            int64_t best = 0;
+            for (int64_t j = 1; j < n; j++)
+                if (x[j * inner] > x[best * inner]) best = j;
+            r.values[i * inner + k] = x[best * inner];
+            r.indices[i * inner + k] = best;
+        }
+    return r;
+}
+
+MaxResult max_naive(const Tensor& a, int axis, bool keepdim) {
+    int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
+    MaxResult r{Tensor(reduced_shape(a.shape(), axis, keepdim)), std::vector<int64_t>(outer * inner, 0)};
+    for (int64_t o = 0; o < outer * inner; o++) {
+        int64_t i = o / inner, k = o % inner;
+        real best = -std::numeric_limits<real>::infinity();
+        int64_t arg = 0;
+        for (int64_t j = 0; j < n; j++) {
+            real v = a[(i * n + j) * inner + k];
+            if (v > best || j == 0) best = v, arg = j;
+        }
+        r.values[o] = best;
+        r.indices[o] = arg;
+    }
+    return r;
+}
+
+Tensor sum_to_shape(const Tensor& a, const Shape& shape) {
+    if (a.shape() == shape) return a;
+    // Leading dimensions that broadcasting added are summed away, then every dimension where
+    // `shape` has size 1 but `a` does not is summed with keepdim.
+    Tensor t = a;
+    while (t.ndim() > shape.ndim()) t = sum(t, 0, false);
+    for (int d = 0; d < shape.ndim(); d++)
+        if (shape[d] == 1 && t.size(d) != 1) t = sum(t, d, true);
+    if (t.shape() != shape) fail("sum_to_shape: cannot reduce {} to {}", a.shape().str(), shape.str());
+    return t;
+}
+
+real sum_all(const Tensor& a) {
+    double acc = 0;
+    for (int64_t i = 0; i < a.numel(); i++) acc += a[i];
+    return real(acc);
+}
+
+// ---- softmax -----------------------------------------------------------------------------------
+// Along the last axis, rows of length C. Subtracting the row max makes exp() overflow-free;
+// a row that is entirely -inf (fully masked) would give 0/0, so it is an error upstream
+// (attention never produces one: every query sees at least itself).
+
+Tensor softmax(const Tensor& a) {
+    int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
+    Tensor out(a.shape());
+#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    for (int64_t i = 0; i < N; i++) {
+        const real* x = a.data() + i * C;
+        real* y = out.data() + i * C;
+        real m = -std::numeric_limits<real>::infinity();
+        for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;  // pass 1: row max
+        real s = 0;
+        for (int64_t j = 0; j < C; j++) s += (y[j] = std::exp(x[j] - m));  // pass 2: exp and sum
+        real inv = 1 / s;
+        for (int64_t j = 0; j < C; j++) y[j] *= inv;  // pass 3: normalize
+    }
+    return out;
+}
+
+Tensor softmax_naive(const Tensor& a) {
+    // Straight from the definition, in double, with the max shift for range.
+    int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
+    Tensor out(a.shape());
+    for (int64_t i = 0; i < N; i++) {
+        double m = -INFINITY, s = 0;
+        for (int64_t j = 0; j < C; j++) m = std::fmax(m, a[i * C + j]);
+        for (int64_t j = 0; j < C; j++) s += std::exp(double(a[i * C + j]) - m);
+        for (int64_t j = 0; j < C; j++) out[i * C + j] = real(std::exp(double(a[i * C + j]) - m) / s);
+    }
+    return out;
+}
+
+Tensor log_softmax(const Tensor& a) {
+    int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
+    Tensor out(a.shape());
+#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    for (int64_t i = 0; i < N; i++) {
+        const real* x = a.data() + i * C;
+        real* y = out.data() + i * C;
+        real m = -std::numeric_limits<real>::infinity();
+        for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
+        real s = 0;
+        for (int64_t j = 0; j < C; j++) s += std::exp(x[j] - m);
+        real log_z = m + std::log(s);  // log of the normalizer, computed without overflow
+        for (int64_t j = 0; j < C; j++) y[j] = x[j] - log_z;
+    }
+    return out;
+}
+
+Tensor log_softmax_naive(const Tensor& a) {
+    int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
+    Tensor out(a.shape());
+    for (int64_t i = 0; i < N; i++) {
+        double m = -INFINITY, s = 0;
+        for (int64_t j = 0; j < C; j++) m = std::fmax(m, a[i * C + j]);
+        for (int64_t j = 0; j < C; j++) s += std::exp(double(a[i * C + j]) - m);
+        for (int64_t j = 0; j < C; j++) out[i * C + j] = real(double(a[i * C + j]) - m - std::log(s));
+    }
+    return out;
+}
+
+// ---- data movement -------------------------------------------------------------------------------
+
+Tensor transpose_last2(const Tensor& a) {
+    if (a.ndim() < 2) fail("transpose: needs at least 2 dimensions, got {}", a.shape().str());
+    int64_t M = a.size(-2), N = a.size(-1), batch = a.shape().outer(-2);
+    Tensor out(a.shape().with(-2, N).with(-1, M));
+#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) out[b * M * N + j * M + i] = a[b * M * N + i * N + j];
+    return out;
+}
+
+Tensor slice(const Tensor& a, int axis, int64_t start, int64_t end) {
+    int64_t n = a.shape()[axis];
+    if (start < 0 || end > n || start > end)
+        fail("slice: range [{}, {}) is not inside axis {} of shape {} (size {})", start, end, axis, a.shape().str(), n);
+    int64_t outer = a.shape().outer(axis), inner = a.shape().inner(axis), len = end - start;
+    Tensor out(a.shape().with(axis, len));
+    for (int64_t i = 0; i < outer; i++)
+        std::copy(a.data() + (i * n + start) * inner, a.data() + (i * n + end) * inner, out.data() + i * len * inner);
+    return out;
+}
+
+Tensor concat(const std::vector<Tensor>& parts, int axis) {
+    if (parts.empty()) fail("concat: needs at least one tensor");
+    const Shape& first = parts[0].shape();
+    int ax = first.normalize_axis(axis);
+    int64_t total = 0;
+    for (const Tensor& p : parts) {
+        if (p.ndim() != first.ndim() || p.shape().with(ax, 1) != first.with(ax, 1))
+            fail("concat: shapes {} and {} differ outside axis {}", first.str(), p.shape().str(), axis);
+        total += p.size(ax);
+    }
+    Tensor out(first.with(ax, total));
+    int64_t outer = first.outer(ax), inner = first.inner(ax), offset = 0;
+    for (const Tensor& p : parts) {
+        int64_t len = p.size(ax);
+        for (int64_t i = 0; i < outer; i++)
+            std::copy(p.data() + i * len * inner, p.data() + (i + 1) * len * inner,
+                      out.data() + (i * total + offset) * inner);
+        offset += len;
+    }
+    return out;
+}
+
+}  // namespace plat

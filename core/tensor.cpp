@@ -1,0 +1,99 @@
+// core/tensor.cpp: construction, access and printing of Tensor (notes/01-tensors.md).
+#include "core/tensor.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace plat {
+
+Tensor::Tensor(const Shape& shape)
+    : shape_(shape), storage_(std::make_shared<std::vector<real>>(shape.numel(), real(0))) {}
+
+Tensor Tensor::full(const Shape& shape, real value) {
+    Tensor t(shape);
+    t.fill(value);
+    return t;
+}
+
+Tensor Tensor::from_data(const Shape& shape, std::vector<real> values) {
+    if ((int64_t)values.size() != shape.numel())
+        fail("Tensor::from_data: shape {} needs {} values, got {}", shape.str(), shape.numel(), values.size());
+    Tensor t;
+    t.shape_ = shape;
+    t.storage_ = std::make_shared<std::vector<real>>(std::move(values));
+    return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen, real mean, real std) {
+    Tensor t(shape);
+    for (int64_t i = 0; i < t.numel(); i++) t[i] = mean + std * real(gen.normal());
+    return t;
+}
+
+Tensor Tensor::uniform(const Shape& shape, Generator& gen, real low, real high) {
+    Tensor t(shape);
+    for (int64_t i = 0; i < t.numel(); i++) t[i] = low + (high - low) * real(gen.uniform());
+    return t;
+}
+
+int64_t Tensor::flat_index(std::initializer_list<int64_t> index) const {
+    if ((int)index.size() != ndim())
+        fail("Tensor::at: {} indices given for a tensor of shape {}", index.size(), shape_.str());
+    int64_t flat = 0;
+    int axis = 0;
+    for (int64_t i : index) {
+        if (i < 0 || i >= shape_[axis])
+            fail("Tensor::at: index {} is out of range for dimension {} of shape {}", i, axis, shape_.str());
+        flat = flat * shape_[axis] + i;  // row-major: the last index moves fastest
+        axis++;
+    }
+    return flat;
+}
+
+real& Tensor::at(std::initializer_list<int64_t> index) { return (*storage_)[flat_index(index)]; }
+real Tensor::at(std::initializer_list<int64_t> index) const { return (*storage_)[flat_index(index)]; }
+
+real Tensor::item() const {
+    if (numel() != 1) fail("Tensor::item: needs a one-element tensor, got shape {}", shape_.str());
+    return (*storage_)[0];
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+    if (shape.numel() != numel())
+        fail("reshape: cannot view {} ({} values) as {} ({} values)", shape_.str(), numel(), shape.str(), shape.numel());
+    Tensor t = *this;
+    t.shape_ = shape;
+    return t;
+}
+
+Tensor Tensor::clone() const {
+    Tensor t;
+    t.shape_ = shape_;
+    if (storage_) t.storage_ = std::make_shared<std::vector<real>>(*storage_);
+    return t;
+}
+
+void Tensor::fill(real value) {
+    for (int64_t i = 0; i < numel(); i++) (*storage_)[i] = value;
+}
+
+void Tensor::copy_from(const Tensor& other) {
+    check_shape(other, shape_, "Tensor::copy_from");
+    std::copy(other.data(), other.data() + numel(), data());
+}
+
+std::string Tensor::str(int max_values) const {
+    std::string s = "Tensor" + shape_.str();
+    int64_t n = numel() < max_values ? numel() : max_values;
+    for (int64_t i = 0; i < n; i++) s += fmt::format(" {:.6g}", double((*storage_)[i]));
+    if (numel() > n) s += fmt::format(" ... ({} values)", numel());
+    return s;
+}
+
+void check_shape(const Tensor& t, const Shape& expected, const char* what) {
+    if (t.shape() != expected) fail("{}: expected shape {}, got {}", what, expected.str(), t.shape().str());
+}
+
+}  // namespace plat

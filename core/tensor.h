@@ -1,0 +1,70 @@
+// core/tensor.h: the Tensor: a contiguous, row-major array of `real` with a Shape.
+// `real` is float in the library and double in the gradient-check build (-DPLAT_REAL=double),
+// so the same source is checked in double precision (notes/02-autograd.md, "Gradient checking").
+// Copies share storage, as PyTorch tensors do; clone() makes an independent copy.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/shape.h"
+
+#ifndef PLAT_REAL
+#define PLAT_REAL float
+#endif
+
+namespace plat {
+
+using real = PLAT_REAL;
+
+class Generator;
+
+class Tensor {
+public:
+    Tensor() = default;               // an empty tensor: ndim 0, no storage
+    explicit Tensor(const Shape& shape);  // zeros of that shape
+
+    static Tensor zeros(const Shape& shape) { return Tensor(shape); }
+    static Tensor ones(const Shape& shape) { return full(shape, 1); }
+    static Tensor full(const Shape& shape, real value);
+    static Tensor from_data(const Shape& shape, std::vector<real> values);  // sizes must agree
+    static Tensor scalar(real value) { return full(Shape{1}, value); }
+    // Seeded random tensors; the same generator state gives the same numbers on every machine.
+    static Tensor randn(const Shape& shape, Generator& gen, real mean = 0, real std = 1);
+    static Tensor uniform(const Shape& shape, Generator& gen, real low = 0, real high = 1);
+
+    const Shape& shape() const { return shape_; }
+    int ndim() const { return shape_.ndim(); }
+    int64_t size(int axis) const { return shape_[axis]; }
+    int64_t numel() const { return shape_.numel(); }
+    bool empty() const { return storage_ == nullptr; }
+
+    real* data() { return storage_ ? storage_->data() : nullptr; }
+    const real* data() const { return storage_ ? storage_->data() : nullptr; }
+    // Flat element access (no bounds check; the hot path).
+    real& operator[](int64_t i) { return (*storage_)[i]; }
+    real operator[](int64_t i) const { return (*storage_)[i]; }
+    // Element access by index, bounds-checked: t.at({b, t, c}).
+    real& at(std::initializer_list<int64_t> index);
+    real at(std::initializer_list<int64_t> index) const;
+    real item() const;  // the value of a one-element tensor
+
+    Tensor reshape(const Shape& shape) const;  // same storage, new shape; numel must agree
+    Tensor clone() const;                      // new storage, same values
+    void fill(real value);
+    void copy_from(const Tensor& other);       // same shape required
+
+    std::string str(int max_values = 8) const;  // "Tensor[2, 3] 0.1 0.2 ... (6 values)"
+
+private:
+    int64_t flat_index(std::initializer_list<int64_t> index) const;
+
+    Shape shape_;
+    std::shared_ptr<std::vector<real>> storage_;
+};
+
+// Check that `t` has exactly the given shape; the message names `what`.
+void check_shape(const Tensor& t, const Shape& expected, const char* what);
+
+}  // namespace plat

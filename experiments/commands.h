@@ -1,0 +1,10 @@
+// experiments/commands.h: one registration function per `plat` command. Each adds a CLI11
+// subcommand with its options (every option shows its default in --help) and a callback.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace plat {
+
+void register_mlp_demo(CLI::App& app);  // experiments/mlp_demo.cpp
+
+}  // namespace plat

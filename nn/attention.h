@@ -1,0 +1,38 @@
+// nn/attention.h: the two attention operations, each one recorded autograd node with a
+// hand-written backward beside its forward (notes/03-attention-as-laplacian.md,
+// notes/04-p-laplacian-backward.md). The math is ../shared/METHOD.md sections 1-3.
+//
+// Layout, as in llm.c: the input is the output of the c_attn Linear, qkv [B, T, 3C], holding
+// q, k, v in that order along the last axis; head h uses the D = C/H channels [h*D, (h+1)*D)
+// of each. The output is [B, T, C] with the heads side by side, ready for c_proj.
+#pragma once
+#include "autograd/var.h"
+#include "core/tensor.h"
+
+namespace plat {
+
+// METHOD.md section 3.1: what happens to the diagonal j = i of the p-Laplacian weights.
+enum class SelfTerm {
+    unit,     // b_ii = 0: the self term keeps its plain softmax weight; p = 2 is softmax attention
+    exclude,  // j = i dropped (b_ii = -inf) unless it is the row's only admissible key
+};
+
+// out_i = sum_j softmax_j(q_i.k_j / sqrt(D)) v_j over admissible j (j <= i when causal).
+// When `weights` is not null it receives the attention matrix A [B, H, T, T] (masked entries 0).
+Var softmax_attention(const Var& qkv, int heads, bool causal, Tensor* weights = nullptr);
+
+// METHOD.md section 2: A_ij = softmax_j(s_ij + b_ij), b_ij = (p-2)/2 log(||v_i - v_j||^2 + eps),
+// out_i = sum_j A_ij v_j. p is a Var of shape [H], one exponent per head (a constant, or a
+// learnable parameter whose gradient the same backward computes). Requires p >= 1, eps > 0.
+Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self, real eps,
+                   Tensor* weights = nullptr);
+
+// The same two operations composed from autograd primitives (autograd/ops.h): slower, but
+// differentiated automatically. The fused versions are tested against these.
+Var softmax_attention_composed(const Var& qkv, int heads, bool causal);
+Var plap_attention_composed(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self, real eps);
+
+const char* self_term_name(SelfTerm s);     // "unit" / "exclude"
+SelfTerm parse_self_term(const std::string& name);  // throws plat::Error naming the choices
+
+}  // namespace plat

@@ -1,0 +1,23 @@
+#!/bin/sh
+# tests/run.sh BUILD: run both doctest programs and close with one summary line
+# ("tests: N passed, M failed") that adds up their test cases. Exits non-zero on any failure.
+build=${1:-build}
+status=0
+passed=0
+failed=0
+for prog in "$build/tests_f32" "$build/tests_f64"; do
+    echo "== $prog"
+    log=$(mktemp)
+    "$prog" 2>&1 | tee "$log"
+    rc=$(tail -n 1 "$log" | grep -q "Status: SUCCESS" && echo 0 || echo 1)
+    [ "$rc" = 0 ] || status=1
+    # doctest's summary: "[doctest] test cases: 12 | 12 passed | 0 failed | 0 skipped"
+    line=$(grep "test cases:" "$log" | tail -n 1)
+    p=$(echo "$line" | sed -n 's/.*| *\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$line" | sed -n 's/.*| *\([0-9]*\) failed.*/\1/p')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-1}))
+    rm -f "$log"
+done
+echo "tests: $passed passed, $failed failed"
+exit $status
