@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <limits>
 
@@ -14,6 +16,12 @@ namespace plat {
 // OpenMP pays only when a loop has enough work to amortize waking the threads (a few
 // microseconds); below this many elements the loops run on one thread.
 constexpr int64_t kParallelMin = 1 << 14;
+
+// A default-constructed Tensor has no storage; every kernel that reads or writes elements
+// rejects it here, at the boundary, instead of dereferencing a null pointer.
+static void check_defined(const Tensor& t, const char* op, const char* what) {
+    if (t.empty()) fail("{}: {} is an empty (default-constructed) Tensor with no storage", op, what);
+}
 
 // ---- matrix multiplication -------------------------------------------------------------------
 
@@ -30,8 +38,13 @@ constexpr int64_t kParallelMin = 1 << 14;
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
           const real* B, real beta, real* C) {
     if (M == 0 || N == 0) return;
-    // Row-major storage: the leading dimension of a matrix is its row length as stored.
-    int lda = int(trans_a ? M : K), ldb = int(trans_b ? K : N), ldc = int(N);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        fail("gemm: sizes M={} N={} K={} exceed the BLAS integer range ({})", M, N, K, INT_MAX);
+    // Row-major storage: the leading dimension of a matrix is its row length as stored
+    // (notes/01-tensors.md, "The BLAS call"). BLAS requires it >= 1 even when K == 0, where
+    // nothing is read and C = beta * C.
+    int lda = int(std::max<int64_t>(1, trans_a ? M : K)), ldb = int(std::max<int64_t>(1, trans_b ? K : N)),
+        ldc = int(N);
     CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
     blas_gemm(ta, tb, int(M), int(N), int(K), alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -60,6 +73,8 @@ struct MatmulDims {
 };
 
 MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    check_defined(a, "matmul", "a");
+    check_defined(b, "matmul", "b");
     if (a.ndim() < 2 || b.ndim() < 2)
         fail("matmul: both operands need at least 2 dimensions, got {} and {}", a.shape().str(), b.shape().str());
     MatmulDims d;
@@ -89,14 +104,22 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     MatmulDims d = matmul_dims(a, b, trans_a, trans_b);
     Tensor out(d.out);
     if (d.shared_b && !trans_a) {
-        // [batch*M, K] @ [K, N]: the leading dims fold into M and one large gemm does it all.
+        // [batch*M, K] @ [K, N]: a contiguous [..., M, K] is also one [batch*M, K] matrix with
+        // the same row length K, so the leading dims fold into M and one large gemm does it
+        // all (notes/01-tensors.md, "The BLAS call"). OpenBLAS threads it itself, splitting C
+        // by thread count: repeatable at a fixed PLAT_THREADS, last bits may differ across counts.
         gemm(false, trans_b, d.batch * d.M, d.N, d.K, 1, a.data(), b.data(), 0, out.data());
         return out;
     }
+    // With trans_a the batch entries' A^T do not stack into one matrix, and a batched b has one
+    // matrix per entry: one gemm per entry, b's step 0 when it is shared.
     int64_t a_step = d.M * d.K, b_step = d.shared_b ? 0 : d.K * d.N, c_step = d.M * d.N;
-    // Many small products (attention's per-head T x D matrices): one thread per product; BLAS
-    // runs single-threaded inside an OpenMP parallel region. Each thread writes its own C.
-#pragma omp parallel for schedule(static) if (d.batch > 1)
+    // Many small products (attention's per-head T x D matrices): one thread per product. Inside
+    // an active OpenMP region OpenBLAS's OpenMP build runs on the calling thread only, so the
+    // threads do not multiply, and each product is computed the same way whatever the thread
+    // count. Each thread writes its own C. A single product (batch 1) is threaded by OpenBLAS
+    // itself, as in the folded case above.
+#pragma omp parallel for schedule(static) if (d.batch > 1 && d.batch * d.M * d.N * d.K >= kParallelMin)
     for (int64_t i = 0; i < d.batch; i++)
         gemm(trans_a, trans_b, d.M, d.N, d.K, 1, a.data() + i * a_step, b.data() + i * b_step, 0,
              out.data() + i * c_step);
@@ -149,7 +172,8 @@ const char* op_name(BinaryOp op) {
     return "?";
 }
 
-// Strides of `s` aligned to the 4-D padded output shape, 0 where `s` is broadcast.
+// Strides of `s` aligned to the 4-D padded output shape, 0 where `s` is broadcast: stepping
+// along a stretched dimension then re-reads the same element (notes/01-tensors.md, "Broadcasting").
 void broadcast_strides(const Shape& s, const Shape& out, int64_t strides[4]) {
     int pad = 4 - out.ndim();
     int64_t stride = 1;
@@ -164,6 +188,8 @@ void broadcast_strides(const Shape& s, const Shape& out, int64_t strides[4]) {
 }  // namespace
 
 Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op) {
+    check_defined(a, op_name(op), "a");
+    check_defined(b, op_name(op), "b");
     Shape shape = broadcast_shapes(a.shape(), b.shape(), op_name(op));
     Tensor out(shape);
     int64_t n = out.numel();
@@ -180,13 +206,21 @@ Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op) {
         for (int64_t i = 0; i < n; i++) o[i] = apply(op, s, y[i]);
         return out;
     }
+    if (a.shape() == shape && b.numel() == 1) {  // fast path 3: tensor op scalar
+        real s = y[0];
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; i++) o[i] = apply(op, x[i], s);
+        return out;
+    }
     // General case: walk the padded 4-D output; each operand steps by its stride (0 when it is
-    // broadcast along that dimension).
+    // broadcast along that dimension). One iteration of the three outer loops writes one output
+    // row of dims[3] values that no other iteration touches, so collapsing them is race-free,
+    // and collapsing all three lets a 2-D [N, C] + [C] (padded to [1, 1, N, C]) use every thread.
     int64_t sa[4], sb[4], dims[4];
     broadcast_strides(a.shape(), shape, sa);
     broadcast_strides(b.shape(), shape, sb);
     for (int i = 0; i < 4; i++) dims[i] = i < 4 - shape.ndim() ? 1 : shape[i - (4 - shape.ndim())];
-#pragma omp parallel for collapse(2) schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for collapse(3) schedule(static) if (n >= kParallelMin)
     for (int64_t i0 = 0; i0 < dims[0]; i0++)
         for (int64_t i1 = 0; i1 < dims[1]; i1++)
             for (int64_t i2 = 0; i2 < dims[2]; i2++) {
@@ -198,6 +232,8 @@ Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op) {
 }
 
 Tensor binary_naive(const Tensor& a, const Tensor& b, BinaryOp op) {
+    check_defined(a, op_name(op), "a");
+    check_defined(b, op_name(op), "b");
     Shape shape = broadcast_shapes(a.shape(), b.shape(), op_name(op));
     Tensor out(shape);
     for (int64_t i = 0; i < out.numel(); i++) {
@@ -222,6 +258,7 @@ Tensor binary_naive(const Tensor& a, const Tensor& b, BinaryOp op) {
 }
 
 Tensor unary(const Tensor& a, UnaryOp op) {
+    check_defined(a, "unary", "the input");
     Tensor out(a.shape());
     int64_t n = a.numel();
     const real* x = a.data();
@@ -232,30 +269,49 @@ Tensor unary(const Tensor& a, UnaryOp op) {
 }
 
 Tensor unary_naive(const Tensor& a, UnaryOp op) {
+    check_defined(a, "unary", "the input");
     Tensor out(a.shape());
     for (int64_t i = 0; i < a.numel(); i++) out[i] = apply(op, a[i]);
     return out;
 }
 
+// Elementwise with a constant; each thread writes its own range of `out`.
 Tensor pow_scalar(const Tensor& a, real exponent) {
+    check_defined(a, "pow_scalar", "the input");
     Tensor out(a.shape());
-    for (int64_t i = 0; i < a.numel(); i++) out[i] = std::pow(a[i], exponent);
+    int64_t n = a.numel();
+    const real* x = a.data();
+    real* o = out.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) o[i] = std::pow(x[i], exponent);
     return out;
 }
 
 Tensor mul_scalar(const Tensor& a, real s) {
+    check_defined(a, "mul_scalar", "the input");
     Tensor out(a.shape());
-    for (int64_t i = 0; i < a.numel(); i++) out[i] = a[i] * s;
+    int64_t n = a.numel();
+    const real* x = a.data();
+    real* o = out.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) o[i] = x[i] * s;
     return out;
 }
 
 Tensor add_scalar(const Tensor& a, real s) {
+    check_defined(a, "add_scalar", "the input");
     Tensor out(a.shape());
-    for (int64_t i = 0; i < a.numel(); i++) out[i] = a[i] + s;
+    int64_t n = a.numel();
+    const real* x = a.data();
+    real* o = out.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) o[i] = x[i] + s;
     return out;
 }
 
 void add_into(Tensor& dst, const Tensor& src, real alpha) {
+    check_defined(dst, "add_into", "dst");
+    check_defined(src, "add_into", "src");
     check_shape(src, dst.shape(), "add_into");
     int64_t n = dst.numel();
     real* d = dst.data();
@@ -265,25 +321,44 @@ void add_into(Tensor& dst, const Tensor& src, real alpha) {
 }
 
 // ---- reductions ------------------------------------------------------------------------------
-// Any axis of a contiguous tensor is the middle index of an [outer, n, inner] view.
+// Any axis of a contiguous tensor is the middle index of an [outer, n, inner] view
+// (notes/01-tensors.md, "Shapes and row offsets").
 
 namespace {
 Shape reduced_shape(const Shape& s, int axis, bool keepdim) { return keepdim ? s.with(axis, 1) : s.without(axis); }
 }  // namespace
 
 Tensor sum(const Tensor& a, int axis, bool keepdim) {
+    check_defined(a, "sum", "the input");
     int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
     Tensor out(reduced_shape(a.shape(), axis, keepdim));
     const real* x = a.data();
     real* o = out.data();
-#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    // Work unit: one outer index i and one block of kBlock inner positions; it owns
+    // o[i*inner + k0 .. k1) and nothing else writes there, so threads never share an output.
+    // Within a unit the n rows are added in order j = 0, 1, ..., so every output is the same
+    // float sum whatever the thread count. Blocking the inner axis gives the threads work
+    // even when outer == 1 (a bias gradient: [N, C] summed over axis 0), and reads x's rows
+    // contiguously.
+    constexpr int64_t kBlock = 256;
+    int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for collapse(2) schedule(static) if (a.numel() >= kParallelMin)
     for (int64_t i = 0; i < outer; i++)
-        for (int64_t j = 0; j < n; j++)  // j outside k: contiguous reads of x's rows
-            for (int64_t k = 0; k < inner; k++) o[i * inner + k] += x[(i * n + j) * inner + k];
+        for (int64_t kb = 0; kb < blocks; kb++) {
+            int64_t k0 = kb * kBlock, k1 = std::min(inner, k0 + kBlock);
+            real acc[kBlock];  // the block's partial sums, kept out of `o` while adding
+            std::fill(acc, acc + (k1 - k0), real(0));
+            for (int64_t j = 0; j < n; j++) {
+                const real* row = x + (i * n + j) * inner;
+                for (int64_t k = k0; k < k1; k++) acc[k - k0] += row[k];
+            }
+            for (int64_t k = k0; k < k1; k++) o[i * inner + k] = acc[k - k0];
+        }
     return out;
 }
 
 Tensor sum_naive(const Tensor& a, int axis, bool keepdim) {
+    check_defined(a, "sum", "the input");
     int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
     Tensor out(reduced_shape(a.shape(), axis, keepdim));
     for (int64_t i = 0; i < outer; i++)
@@ -302,6 +377,7 @@ Tensor mean(const Tensor& a, int axis, bool keepdim) {
 }
 
 MaxResult max(const Tensor& a, int axis, bool keepdim) {
+    check_defined(a, "max", "the input");
     int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
     if (n == 0) fail("max: axis {} of shape {} is empty", axis, a.shape().str());
     MaxResult r{Tensor(reduced_shape(a.shape(), axis, keepdim)), std::vector<int64_t>(outer * inner, 0)};
@@ -319,7 +395,9 @@ MaxResult max(const Tensor& a, int axis, bool keepdim) {
 }
 
 MaxResult max_naive(const Tensor& a, int axis, bool keepdim) {
+    check_defined(a, "max", "the input");
     int64_t outer = a.shape().outer(axis), n = a.shape()[axis], inner = a.shape().inner(axis);
+    if (n == 0) fail("max: axis {} of shape {} is empty", axis, a.shape().str());
     MaxResult r{Tensor(reduced_shape(a.shape(), axis, keepdim)), std::vector<int64_t>(outer * inner, 0)};
     for (int64_t o = 0; o < outer * inner; o++) {
         int64_t i = o / inner, k = o % inner;
@@ -336,7 +414,11 @@ MaxResult max_naive(const Tensor& a, int axis, bool keepdim) {
 }
 
 Tensor sum_to_shape(const Tensor& a, const Shape& shape) {
+    // When nothing was broadcast the result is `a` itself (shared storage, no copy).
     if (a.shape() == shape) return a;
+    if (a.ndim() < shape.ndim())
+        fail("sum_to_shape: {} has fewer dimensions than the target {}; broadcasting only adds dimensions",
+             a.shape().str(), shape.str());
     // Leading dimensions that broadcasting added are summed away, then every dimension where
     // `shape` has size 1 but `a` does not is summed with keepdim.
     Tensor t = a;
@@ -348,17 +430,20 @@ Tensor sum_to_shape(const Tensor& a, const Shape& shape) {
 }
 
 real sum_all(const Tensor& a) {
+    check_defined(a, "sum_all", "the input");
     double acc = 0;
     for (int64_t i = 0; i < a.numel(); i++) acc += a[i];
     return real(acc);
 }
 
 // ---- softmax -----------------------------------------------------------------------------------
-// Along the last axis, rows of length C. Subtracting the row max makes exp() overflow-free;
+// Along the last axis, rows of length C (notes/01-tensors.md, "Reductions and softmax").
+// Subtracting the row max makes exp() overflow-free;
 // a row that is entirely -inf (fully masked) would give 0/0, so it is an error upstream
 // (attention never produces one: every query sees at least itself).
 
 Tensor softmax(const Tensor& a) {
+    check_defined(a, "softmax", "the input");
     int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
     Tensor out(a.shape());
 #pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
@@ -376,6 +461,7 @@ Tensor softmax(const Tensor& a) {
 }
 
 Tensor softmax_naive(const Tensor& a) {
+    check_defined(a, "softmax", "the input");
     // Straight from the definition, in double, with the max shift for range.
     int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
     Tensor out(a.shape());
@@ -389,6 +475,7 @@ Tensor softmax_naive(const Tensor& a) {
 }
 
 Tensor log_softmax(const Tensor& a) {
+    check_defined(a, "log_softmax", "the input");
     int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
     Tensor out(a.shape());
 #pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
@@ -406,6 +493,7 @@ Tensor log_softmax(const Tensor& a) {
 }
 
 Tensor log_softmax_naive(const Tensor& a) {
+    check_defined(a, "log_softmax", "the input");
     int64_t C = a.size(-1), N = a.numel() / (C ? C : 1);
     Tensor out(a.shape());
     for (int64_t i = 0; i < N; i++) {
@@ -420,17 +508,23 @@ Tensor log_softmax_naive(const Tensor& a) {
 // ---- data movement -------------------------------------------------------------------------------
 
 Tensor transpose_last2(const Tensor& a) {
+    check_defined(a, "transpose", "the input");
     if (a.ndim() < 2) fail("transpose: needs at least 2 dimensions, got {}", a.shape().str());
     int64_t M = a.size(-2), N = a.size(-1), batch = a.shape().outer(-2);
     Tensor out(a.shape().with(-2, N).with(-1, M));
-#pragma omp parallel for schedule(static) if (a.numel() >= kParallelMin)
+    const real* x = a.data();
+    real* o = out.data();
+    // Iteration (b, i) reads row i of matrix b and writes column i of its transpose: no two
+    // iterations write the same element.
+#pragma omp parallel for collapse(2) schedule(static) if (a.numel() >= kParallelMin)
     for (int64_t b = 0; b < batch; b++)
         for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) out[b * M * N + j * M + i] = a[b * M * N + i * N + j];
+            for (int64_t j = 0; j < N; j++) o[b * M * N + j * M + i] = x[b * M * N + i * N + j];
     return out;
 }
 
 Tensor slice(const Tensor& a, int axis, int64_t start, int64_t end) {
+    check_defined(a, "slice", "the input");
     int64_t n = a.shape()[axis];
     if (start < 0 || end > n || start > end)
         fail("slice: range [{}, {}) is not inside axis {} of shape {} (size {})", start, end, axis, a.shape().str(), n);
@@ -447,6 +541,7 @@ Tensor concat(const std::vector<Tensor>& parts, int axis) {
     int ax = first.normalize_axis(axis);
     int64_t total = 0;
     for (const Tensor& p : parts) {
+        check_defined(p, "concat", "a part");
         if (p.ndim() != first.ndim() || p.shape().with(ax, 1) != first.with(ax, 1))
             fail("concat: shapes {} and {} differ outside axis {}", first.str(), p.shape().str(), axis);
         total += p.size(ax);

@@ -57,10 +57,13 @@ struct MaxResult {
 MaxResult max(const Tensor& a, int axis, bool keepdim = false);
 MaxResult max_naive(const Tensor& a, int axis, bool keepdim = false);
 // Sum a broadcast result back to `shape` (the inverse of broadcasting, for gradients).
+// Returns `a` itself (shared storage) when its shape is already `shape`.
 Tensor sum_to_shape(const Tensor& a, const Shape& shape);
 real sum_all(const Tensor& a);  // accumulated in double
 
 // ---- softmax along the last axis -----------------------------------------------------------
+// -inf entries (masked) get probability exactly 0; a row that is entirely -inf has no
+// distribution and gives NaN (0/0), so callers mask at most all but one entry per row.
 Tensor softmax(const Tensor& a);
 Tensor softmax_naive(const Tensor& a);
 Tensor log_softmax(const Tensor& a);

@@ -19,16 +19,13 @@ uint64_t Generator::next_u64() {
 double Generator::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
 
 double Generator::normal() {
-    if (has_spare_) {
-        has_spare_ = false;
-        return spare_;
-    }
-    // Box-Muller: two uniforms give two independent standard normals. 1 - u keeps log's
-    // argument in (0, 1].
+    // Box-Muller: for independent uniforms u1 in (0, 1] and u2 in [0, 1), r = sqrt(-2 ln u1)
+    // and angle 2 pi u2 are the polar coordinates of a standard 2-D normal point, so
+    // r cos(angle) is a standard normal. Its twin r sin(angle) is discarded rather than kept
+    // for the next call: a cached spare would be state outside state_, and a run resumed from
+    // state() would then draw different numbers. 1 - u keeps log's argument in (0, 1].
     double u1 = 1.0 - uniform(), u2 = uniform();
     double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * M_PI * u2;
-    spare_ = radius * std::sin(angle);
-    has_spare_ = true;
     return radius * std::cos(angle);
 }
 

@@ -43,6 +43,7 @@ int64_t Shape::inner(int axis) const {
 }
 
 Shape Shape::with(int axis, int64_t size) const {
+    if (size < 0) fail("Shape::with: dimension sizes must be >= 0, got {} for axis {} of {}", size, axis, str());
     Shape s = *this;
     s.dims_[normalize_axis(axis)] = size;
     return s;

@@ -1,4 +1,4 @@
-// core/shape.h: the shape of a tensor, up to 4 dimensions (notes/01-tensors.md, "Shapes").
+// core/shape.h: the shape of a tensor, up to 4 dimensions (notes/01-tensors.md, "Shapes and row offsets").
 // Legend used in comments everywhere: B batch, T tokens, C channels, H heads, D head size,
 // V vocabulary, N rows of any flattened leading dimensions.
 #pragma once

@@ -1,6 +1,8 @@
 // core/tensor.cpp: construction, access and printing of Tensor (notes/01-tensors.md).
 #include "core/tensor.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -33,12 +35,21 @@ Tensor Tensor::randn(const Shape& shape, Generator& gen, real mean, real std) {
 }
 
 Tensor Tensor::uniform(const Shape& shape, Generator& gen, real low, real high) {
+    if (!(low <= high)) fail("Tensor::uniform: needs low <= high, got low={} high={}", low, high);
     Tensor t(shape);
-    for (int64_t i = 0; i < t.numel(); i++) t[i] = low + (high - low) * real(gen.uniform());
+    // Computed in double, then rounded once to `real`. gen.uniform() < 1, but a value within
+    // 2^-25 of 1 rounds up to exactly `high` in float (about once in 3e7 draws, so in every
+    // large initialization); such a value is moved down to the largest `real` below `high`.
+    real below_high = std::nextafter(high, low);
+    for (int64_t i = 0; i < t.numel(); i++) {
+        real v = real(double(low) + (double(high) - double(low)) * gen.uniform());
+        t[i] = v < high ? v : below_high;
+    }
     return t;
 }
 
 int64_t Tensor::flat_index(std::initializer_list<int64_t> index) const {
+    if (empty()) fail("Tensor::at: the tensor is empty (default-constructed, no storage)");
     if ((int)index.size() != ndim())
         fail("Tensor::at: {} indices given for a tensor of shape {}", index.size(), shape_.str());
     int64_t flat = 0;
@@ -52,8 +63,15 @@ int64_t Tensor::flat_index(std::initializer_list<int64_t> index) const {
     return flat;
 }
 
-real& Tensor::at(std::initializer_list<int64_t> index) { return (*storage_)[flat_index(index)]; }
-real Tensor::at(std::initializer_list<int64_t> index) const { return (*storage_)[flat_index(index)]; }
+// The index is checked before storage_ is touched (it may be null for an empty tensor).
+real& Tensor::at(std::initializer_list<int64_t> index) {
+    int64_t i = flat_index(index);
+    return (*storage_)[i];
+}
+real Tensor::at(std::initializer_list<int64_t> index) const {
+    int64_t i = flat_index(index);
+    return (*storage_)[i];
+}
 
 real Tensor::item() const {
     if (numel() != 1) fail("Tensor::item: needs a one-element tensor, got shape {}", shape_.str());
@@ -85,6 +103,7 @@ void Tensor::copy_from(const Tensor& other) {
 }
 
 std::string Tensor::str(int max_values) const {
+    if (empty()) return "Tensor(empty)";
     std::string s = "Tensor" + shape_.str();
     int64_t n = numel() < max_values ? numel() : max_values;
     for (int64_t i = 0; i < n; i++) s += fmt::format(" {:.6g}", double((*storage_)[i]));

@@ -22,7 +22,7 @@ class Generator;
 
 class Tensor {
 public:
-    Tensor() = default;               // an empty tensor: ndim 0, no storage
+    Tensor() = default;               // an empty tensor: ndim 0, no storage, numel() == 0
     explicit Tensor(const Shape& shape);  // zeros of that shape
 
     static Tensor zeros(const Shape& shape) { return Tensor(shape); }
@@ -31,13 +31,16 @@ public:
     static Tensor from_data(const Shape& shape, std::vector<real> values);  // sizes must agree
     static Tensor scalar(real value) { return full(Shape{1}, value); }
     // Seeded random tensors; the same generator state gives the same numbers on every machine.
+    // uniform draws from [low, high): `high` itself never appears, even after rounding to float
+    // (unless low == high).
     static Tensor randn(const Shape& shape, Generator& gen, real mean = 0, real std = 1);
     static Tensor uniform(const Shape& shape, Generator& gen, real low = 0, real high = 1);
 
     const Shape& shape() const { return shape_; }
     int ndim() const { return shape_.ndim(); }
     int64_t size(int axis) const { return shape_[axis]; }
-    int64_t numel() const { return shape_.numel(); }
+    // The number of values: the product of the dimensions (1 for a 0-d tensor), 0 when empty().
+    int64_t numel() const { return storage_ ? shape_.numel() : 0; }
     bool empty() const { return storage_ == nullptr; }
 
     real* data() { return storage_ ? storage_->data() : nullptr; }
@@ -55,7 +58,7 @@ public:
     void fill(real value);
     void copy_from(const Tensor& other);       // same shape required
 
-    std::string str(int max_values = 8) const;  // "Tensor[2, 3] 0.1 0.2 ... (6 values)"
+    std::string str(int max_values = 8) const;  // "Tensor[2, 3] 0.1 0.2 ... (6 values)", "Tensor(empty)"
 
 private:
     int64_t flat_index(std::initializer_list<int64_t> index) const;

@@ -1,6 +1,7 @@
 // core/threads.h: one setting for all parallelism. PLAT_THREADS (default: the available cores)
 // sets both OpenMP's and OpenBLAS's thread counts, so the two never oversubscribe the cores.
-// plat links OpenBLAS's OpenMP build, which shares OpenMP's thread pool (notes/01-tensors.md).
+// plat links OpenBLAS's OpenMP build, which shares OpenMP's thread pool and runs on one thread
+// when called inside an active parallel region (notes/01-tensors.md, "Threads").
 #pragma once
 
 namespace plat {
