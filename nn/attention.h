@@ -6,6 +6,8 @@
 // q, k, v in that order along the last axis; head h uses the D = C/H channels [h*D, (h+1)*D)
 // of each. The output is [B, T, C] with the heads side by side, ready for c_proj.
 #pragma once
+#include <string>
+
 #include "autograd/var.h"
 #include "core/tensor.h"
 
@@ -31,6 +33,15 @@ Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTer
 // differentiated automatically. The fused versions are tested against these.
 Var softmax_attention_composed(const Var& qkv, int heads, bool causal);
 Var plap_attention_composed(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self, real eps);
+
+// Plain-loop references straight from the definitions (METHOD.md section 2), every intermediate
+// in double: no BLAS, no transposed copies, no symmetry tricks. The fused kernels are tested
+// against them (tests/test_attention.cpp), and in the float build they are the "double-precision
+// computation" of the near-duplicate test. Same arguments and checks as the fused versions;
+// `weights`, when not null, receives A [B, H, T, T].
+Tensor softmax_attention_naive(const Tensor& qkv, int heads, bool causal, Tensor* weights = nullptr);
+Tensor plap_attention_naive(const Tensor& qkv, const Tensor& p, int heads, bool causal, SelfTerm self, real eps,
+                            Tensor* weights = nullptr);
 
 const char* self_term_name(SelfTerm s);     // "unit" / "exclude"
 SelfTerm parse_self_term(const std::string& name);  // throws plat::Error naming the choices

@@ -1,0 +1,445 @@
+// nn/attention.cpp: softmax attention and p-Laplacian attention (p-LaT), each ONE recorded autograd
+// operation whose hand-written backward sits right below its forward, as in llm.c; then the plain-loop
+// references and the versions composed from autograd primitives that the tests hold them to.
+// The math: notes/03-attention-as-laplacian.md. The backward, derived: notes/04-p-laplacian-backward.md.
+#include "nn/attention.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "core/error.h"
+
+namespace plat {
+
+const char* self_term_name(SelfTerm s) { return s == SelfTerm::unit ? "unit" : "exclude"; }
+
+SelfTerm parse_self_term(const std::string& name) {
+    if (name == "unit") return SelfTerm::unit;
+    if (name == "exclude") return SelfTerm::exclude;
+    fail("self term '{}' is not one of the choices: \"unit\" (b_ii = 0) or \"exclude\" (drop j = i); "
+         "see METHOD.md section 3.1",
+         name);
+}
+
+namespace {
+
+// ---- shapes and arguments, checked once at the boundary ---------------------------------------
+
+struct Dims {
+    int64_t B, T, C, H, D;
+};
+
+Dims attention_dims(const Tensor& qkv, int heads, const char* op) {
+    if (qkv.empty() || qkv.ndim() != 3)
+        fail("{}: qkv has shape {}; expected [B, T, 3C] (the output of the c_attn Linear)", op, qkv.shape().str());
+    if (heads < 1) fail("{}: heads = {}; expected at least 1", op, heads);
+    int64_t C3 = qkv.size(2);
+    if (C3 == 0 || C3 % 3 != 0)
+        fail("{}: the last dimension of qkv {} is {}, not a positive multiple of 3; qkv must hold q, k and v "
+             "side by side, [B, T, 3C]",
+             op, qkv.shape().str(), C3);
+    int64_t C = C3 / 3;
+    if (C % heads != 0)
+        fail("{}: C = {} channels (qkv {}) do not split into {} heads; C must be divisible by the number of heads",
+             op, C, qkv.shape().str(), heads);
+    return {qkv.size(0), qkv.size(1), C, heads, C / heads};
+}
+
+void check_plap_args(const Tensor& p, int64_t H, real eps, const char* op) {
+    if (p.empty() || p.ndim() != 1 || p.size(0) != H)
+        fail("{}: p has shape {}; expected [H] = [{}], one exponent per head", op, p.shape().str(), H);
+    for (int64_t h = 0; h < H; h++)
+        if (!std::isfinite(p[h]) || p[h] < 1)
+            fail("{}: p[{}] = {}; the p-Laplacian needs a finite p >= 1 (clamp a learned p to [1, 4], METHOD.md "
+                 "section 3.3)",
+                 op, h, double(p[h]));
+    if (!std::isfinite(eps) || !(eps > 0))
+        fail("{}: eps = {}; expected a finite eps > 0 (it keeps log(r + eps) finite when two value vectors "
+             "coincide; the default is 1e-6)",
+             op, double(eps));
+}
+
+// ---- which keys a query sees (notes/03 sections 2 and 5: masking, the self term) -------------
+// Query i sees the keys j < row_end(i): all T of them, or j <= i under a causal mask. Masking is by
+// these loop bounds, never by a finite constant (minGPT #75), so masked weights are exactly 0.
+// With SelfTerm::exclude the diagonal is dropped too, unless it is the row's only key (the first
+// token under a causal mask, or T = 1).
+
+inline int64_t row_end(int64_t i, int64_t T, bool causal) { return causal ? i + 1 : T; }
+
+// Threads split the B*H (batch, head) pairs. Waking them costs a few microseconds (and much more on
+// a busy machine, where a barrier waits for a descheduled thread), so below this many multiply-adds
+// per gemm, B*H*T*T*D, the pairs run on one thread: the gradient checks' tiny sizes stay serial.
+constexpr int64_t kParallelMinWork = 1 << 16;
+
+inline bool worth_threads(const Dims& d) { return d.B * d.H > 1 && d.B * d.H * d.T * d.T * d.D >= kParallelMinWork; }
+
+// What turns softmax attention into p-LaT inside the shared kernels; on == false is plain softmax.
+struct Plap {
+    bool on = false;
+    const real* p = nullptr;  // [H], one exponent per head
+    SelfTerm self = SelfTerm::unit;
+    real eps = 0;
+};
+
+inline bool drops_self(const Plap& pl, int64_t jend) { return pl.on && pl.self == SelfTerm::exclude && jend > 1; }
+
+// Row-major C = alpha op(A) op(B) + beta C with explicit leading dimensions, so one head's q, k or v
+// is addressed inside qkv [B, T, 3C] (row stride 3C) without copying it out. cblas_sgemm in the float
+// build, cblas_dgemm in the double one (as core/kernels.cpp's blas_gemm).
+[[maybe_unused]] void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
+                alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+[[maybe_unused]] void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
+                alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+
+// ---- forward (notes/03 section 4, "The discrete formula"; notes/04 section 1) -------------------
+// For each batch entry b and head h, with q_i, k_i, v_i the D channels of head h in row (b, i):
+//   pass 1  s_ij = q_i.k_j / sqrt(D)                                   all i, j (one gemm)
+//   pass 2  plap: r_ij = ||v_i - v_j||^2 by direct differences, r_ii = 0,
+//           logit_ij = s_ij + (p_h - 2)/2 log(r_ij + eps)              admissible j != i
+//   pass 3  A_ij = softmax_j(logit_ij) over admissible j, row max subtracted; other entries 0
+//   pass 4  out_i = sum_j A_ij v_j                                      (one gemm)
+// out [B,T,C]; att [B,H,T,T] receives A (and holds the logits in between); dist [B,H,T,T] receives
+// r (plap only; the upper triangle stays 0 when causal). Threads split the B*H pairs: pair (b,h)
+// writes only its own [T,T] blocks and its own D columns of out, so there are no races, and each
+// pair's arithmetic does not depend on which thread runs it.
+void attention_forward(real* out, real* att, real* dist, const real* qkv, const Dims& d, bool causal, const Plap& pl) {
+    const int64_t B = d.B, T = d.T, C = d.C, H = d.H, D = d.D, C3 = 3 * C;
+    const real scale = real(1) / std::sqrt(real(D));
+#pragma omp parallel if (worth_threads(d))
+    {
+        std::vector<real> vt(pl.on ? D * T : 0);  // [D, T]: this thread's transposed copy of one head's v
+#pragma omp for schedule(static)
+        for (int64_t bh = 0; bh < B * H; bh++) {
+            const int64_t b = bh / H, h = bh % H;
+            const real* q = qkv + b * T * C3 + h * D;  // row t of head h: q + t*C3, k + t*C3, v + t*C3
+            const real* k = q + C;
+            const real* v = q + 2 * C;
+            real* a = att + bh * T * T;  // [T, T]
+
+            // pass 1: the scores, every (i, j); pass 3 overwrites the masked ones with exact zeros
+            gemm_strided(false, true, T, T, D, scale, q, C3, k, C3, real(0), a, T);
+
+            // pass 2 (plap): the distance term b_ij (METHOD.md section 2)
+            if (pl.on) {
+                real* r = dist + bh * T * T;  // [T, T]
+                const real half_pm2 = (pl.p[h] - 2) / 2;
+                // r_ij = sum_d (v_i[d] - v_j[d])^2 by direct differences, never as
+                // ||v_i||^2 + ||v_j||^2 - 2 v_i.v_j: in float that expansion leaves noise of ~1e-7 ||v||^2,
+                // more than eps, exactly where near-duplicate values make log(r + eps) steep (METHOD.md
+                // section 5; tests/test_attention.cpp shows it failing). Going over v transposed, the
+                // inner loop runs along j with independent sums, so it vectorizes; each r_ij still sums
+                // its D terms in the order d = 0, 1, ...
+                for (int64_t t = 0; t < T; t++)
+                    for (int64_t c = 0; c < D; c++) vt[c * T + t] = v[t * C3 + c];
+                for (int64_t i = 0; i < T; i++) {
+                    real* ri = r + i * T;
+                    const real* vi = v + i * C3;
+                    for (int64_t j = 0; j < i; j++) ri[j] = 0;
+                    for (int64_t c = 0; c < D; c++) {
+                        const real vic = vi[c], *vtc = vt.data() + c * T;
+                        for (int64_t j = 0; j < i; j++) {
+                            real diff = vtc[j] - vic;
+                            ri[j] += diff * diff;
+                        }
+                    }
+                    ri[i] = 0;  // exactly, whatever the rounding
+                    if (!causal)  // r is symmetric: the upper triangle mirrors the lower one, bit for bit
+                        for (int64_t j = 0; j < i; j++) r[j * T + i] = ri[j];
+                }
+                for (int64_t i = 0; i < T; i++) {
+                    const int64_t jend = row_end(i, T, causal);
+                    for (int64_t j = 0; j < jend; j++)  // the diagonal has no distance term in either mode
+                        if (j != i) a[i * T + j] += half_pm2 * std::log(r[i * T + j] + pl.eps);
+                }
+            }
+
+            // pass 3: softmax over each row's admissible keys; b can be large and positive for p < 2,
+            // so the row max is subtracted; exp of it is 1, so the sum is >= 1, never 0
+            for (int64_t i = 0; i < T; i++) {
+                real* ai = a + i * T;
+                const int64_t jend = row_end(i, T, causal);
+                const bool skip_self = drops_self(pl, jend);
+                real m = -std::numeric_limits<real>::infinity();
+                for (int64_t j = 0; j < jend; j++)
+                    if (!(skip_self && j == i) && ai[j] > m) m = ai[j];
+                real sum = 0;
+                for (int64_t j = 0; j < jend; j++) {
+                    ai[j] = (skip_self && j == i) ? real(0) : std::exp(ai[j] - m);
+                    sum += ai[j];
+                }
+                const real inv = 1 / sum;
+                for (int64_t j = 0; j < jend; j++) ai[j] *= inv;
+                for (int64_t j = jend; j < T; j++) ai[j] = 0;  // masked: exactly 0
+            }
+
+            // pass 4: out_i = sum_j A_ij v_j, into head h's D columns of out [B, T, C]
+            gemm_strided(false, false, T, D, T, real(1), a, T, v, C3, real(0), out + b * T * C + h * D, C);
+        }
+    }
+}
+
+// ---- backward (notes/04, the whole chapter) -------------------------------------------------------
+// Given dout [B,T,C] = dL/dout, and the forward's A and r, adds into dqkv [B,T,3C] (when not null)
+// and writes dp_partial [B*H] (when not null): head h's dL/dp from batch entry b. Per pair (b,h),
+// undoing the passes of the forward in reverse:
+//   pass 4  out_i = sum_j A_ij v_j:     dA_ij = dout_i . v_j;        dv_j += sum_i A_ij dout_i
+//   pass 3  softmax:                    dz_ij = A_ij (dA_ij - sum_k A_ik dA_ik)
+//   pass 2  logit_ij += (p-2)/2 log(r_ij + eps), j != i admissible:
+//           dr_ij = dz_ij (p-2)/2 / (r_ij + eps);   dp += dz_ij 1/2 log(r_ij + eps)
+//           r_ij = ||v_i - v_j||^2:     dv_i += 2 dr_ij (v_i - v_j);  dv_j -= 2 dr_ij (v_i - v_j)
+//   pass 1  s_ij = q_i.k_j / sqrt(D):   dq_i += sum_j dz_ij k_j / sqrt(D);  dk_j += sum_i dz_ij q_i / sqrt(D)
+// Pair (b,h) writes only head h's columns of dq, dk, dv in batch entry b, and dp_partial[b*H + h]:
+// no two threads write the same memory. The caller sums dp_partial over b in a fixed order.
+void attention_backward(real* dqkv, double* dp_partial, const real* dout, const real* qkv, const real* att,
+                        const real* dist, const Dims& d, bool causal, const Plap& pl) {
+    const int64_t B = d.B, T = d.T, C = d.C, H = d.H, D = d.D, C3 = 3 * C;
+    const real scale = real(1) / std::sqrt(real(D));
+#pragma omp parallel if (worth_threads(d))
+    {
+        std::vector<real> dz_buf(T * T);  // [T, T]: dA, then overwritten in place by dz
+#pragma omp for schedule(static)
+        for (int64_t bh = 0; bh < B * H; bh++) {
+            const int64_t b = bh / H, h = bh % H;
+            const real* q = qkv + b * T * C3 + h * D;
+            const real* k = q + C;
+            const real* v = q + 2 * C;
+            const real* a = att + bh * T * T;            // [T, T]
+            const real* dout_bh = dout + b * T * C + h * D;  // row stride C
+            real* dz = dz_buf.data();
+            real* dq = dqkv ? dqkv + b * T * C3 + h * D : nullptr;  // row stride 3C, like q
+            real* dk = dqkv ? dq + C : nullptr;
+            real* dv = dqkv ? dq + 2 * C : nullptr;
+
+            // pass 4 back: dA = dout v^T [T, T];  dv += A^T dout [T, D]
+            gemm_strided(false, true, T, T, D, real(1), dout_bh, C, v, C3, real(0), dz, T);
+            if (dv) gemm_strided(true, false, T, D, T, real(1), a, T, dout_bh, C, real(1), dv, C3);
+
+            // pass 3 back: the softmax Jacobian dA_k/dz_j = A_k (delta_kj - A_j), row by row, in place.
+            // Inadmissible entries have A = 0 and get dz = 0 (written explicitly: never 0 * garbage).
+            for (int64_t i = 0; i < T; i++) {
+                const real* ai = a + i * T;
+                real* gi = dz + i * T;
+                const int64_t jend = row_end(i, T, causal);
+                real dot = 0;  // sum_k A_ik dA_ik
+                for (int64_t j = 0; j < jend; j++) dot += ai[j] * gi[j];
+                for (int64_t j = 0; j < jend; j++) gi[j] = ai[j] * (gi[j] - dot);
+                for (int64_t j = jend; j < T; j++) gi[j] = 0;
+            }
+
+            // pass 2 back (plap): through b_ij = (p-2)/2 log(r_ij + eps) into r (hence v) and p.
+            // Only admissible j != i: the diagonal carries no b in either self-term mode.
+            if (pl.on) {
+                const real* r = dist + bh * T * T;
+                const real half_pm2 = (pl.p[h] - 2) / 2;
+                const bool into_v = dv && half_pm2 != 0;  // p = 2: b = 0 for every r, nothing flows to v
+                double dp = 0;  // accumulated in double: T^2 terms of both signs
+                for (int64_t i = 0; i < T; i++) {
+                    const int64_t jend = row_end(i, T, causal);
+                    const real* vi = v + i * C3;
+                    real* dvi = into_v ? dv + i * C3 : nullptr;
+                    for (int64_t j = 0; j < jend; j++) {
+                        if (j == i) continue;
+                        const real g = dz[i * T + j];  // dL/db_ij = dL/dlogit_ij
+                        const real r_eps = r[i * T + j] + pl.eps;
+                        if (dp_partial) dp += double(g) * 0.5 * double(std::log(r_eps));
+                        if (!into_v) continue;
+                        // dv_i += 2 dr_ij (v_i - v_j), dv_j -= 2 dr_ij (v_i - v_j), dr_ij = g (p-2)/2 / (r_ij + eps).
+                        // Direct differences again: 1/(r + eps) can reach 1/eps, and the expanded form
+                        // (v_i sum_j w_ij - sum_j w_ij v_j) would cancel in exactly those rows.
+                        const real w = 2 * g * half_pm2 / r_eps;
+                        const real* vj = v + j * C3;
+                        real* dvj = dv + j * C3;
+                        for (int64_t c = 0; c < D; c++) {
+                            const real wdiff = w * (vi[c] - vj[c]);
+                            dvi[c] += wdiff;
+                            dvj[c] -= wdiff;
+                        }
+                    }
+                }
+                if (dp_partial) dp_partial[bh] = dp;
+            }
+
+            // pass 1 back: dq = dz k / sqrt(D);  dk = dz^T q / sqrt(D)   [T, D] each
+            if (dqkv) {
+                gemm_strided(false, false, T, D, T, scale, dz, T, k, C3, real(1), dq, C3);
+                gemm_strided(true, false, T, D, T, scale, dz, T, q, C3, real(1), dk, C3);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+// ---- the two recorded operations ------------------------------------------------------------------
+
+Var softmax_attention(const Var& qkv, int heads, bool causal, Tensor* weights) {
+    const Dims d = attention_dims(qkv.value(), heads, "softmax_attention");
+    Tensor out({d.B, d.T, d.C});         // [B, T, C]
+    Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward
+    attention_forward(out.data(), att.data(), nullptr, qkv.value().data(), d, causal, Plap{});
+    if (weights) *weights = att.clone();
+    return record("softmax_attention", out, {qkv}, [att, d, causal](Node& self) {
+        Node& x = *self.inputs[0];
+        attention_backward(x.grad_buffer().data(), nullptr, self.grad.data(), x.value.data(), att.data(), nullptr, d,
+                           causal, Plap{});
+    });
+}
+
+Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self_term, real eps,
+                   Tensor* weights) {
+    const Dims d = attention_dims(qkv.value(), heads, "plap_attention");
+    check_plap_args(p.value(), d.H, eps, "plap_attention");
+    Tensor out({d.B, d.T, d.C});         // [B, T, C]
+    Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward
+    Tensor dist({d.B, d.H, d.T, d.T});   // [B, H, T, T], r: saved for the backward
+    Tensor pv = p.value().clone();       // [H], the exponents this forward used
+    attention_forward(out.data(), att.data(), dist.data(), qkv.value().data(), d, causal,
+                      Plap{true, pv.data(), self_term, eps});
+    if (weights) *weights = att.clone();
+    return record("plap_attention", out, {qkv, p}, [att, dist, pv, d, causal, self_term, eps](Node& self) {
+        Node &x = *self.inputs[0], &pn = *self.inputs[1];
+        std::vector<double> dp_partial(pn.requires_grad ? d.B * d.H : 0);  // [B, H]
+        attention_backward(x.requires_grad ? x.grad_buffer().data() : nullptr,
+                           pn.requires_grad ? dp_partial.data() : nullptr, self.grad.data(), x.value.data(),
+                           att.data(), dist.data(), d, causal, Plap{true, pv.data(), self_term, eps});
+        if (pn.requires_grad) {
+            Tensor& dp = pn.grad_buffer();  // [H]
+            for (int64_t h = 0; h < d.H; h++) {
+                double total = 0;  // batch entries in order: the same sum for any thread count
+                for (int64_t b = 0; b < d.B; b++) total += dp_partial[b * d.H + h];
+                dp[h] += real(total);
+            }
+        }
+    });
+}
+
+// ---- naive references: the definition, in double, one (b, h, i) at a time ------------------------
+
+namespace {
+
+Tensor attention_naive(const Tensor& qkv, const Dims& d, bool causal, const Plap& pl, Tensor* weights) {
+    const int64_t B = d.B, T = d.T, C = d.C, H = d.H, D = d.D, C3 = 3 * C;
+    Tensor out({B, T, C}), att({B, H, T, T});
+    std::vector<double> logit(T), w(T), acc(D);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < T; i++) {
+                auto q = [&](int64_t t, int64_t c) { return double(qkv[(b * T + t) * C3 + h * D + c]); };
+                auto k = [&](int64_t t, int64_t c) { return double(qkv[(b * T + t) * C3 + C + h * D + c]); };
+                auto v = [&](int64_t t, int64_t c) { return double(qkv[(b * T + t) * C3 + 2 * C + h * D + c]); };
+                const int64_t jend = causal ? i + 1 : T;
+                const bool skip_self = pl.on && pl.self == SelfTerm::exclude && jend > 1;
+                double m = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < jend; j++) {
+                    if (skip_self && j == i) continue;
+                    double s = 0;
+                    for (int64_t c = 0; c < D; c++) s += q(i, c) * k(j, c);
+                    logit[j] = s / std::sqrt(double(D));
+                    if (pl.on && j != i) {
+                        double r = 0;
+                        for (int64_t c = 0; c < D; c++) r += (v(i, c) - v(j, c)) * (v(i, c) - v(j, c));
+                        logit[j] += (double(pl.p[h]) - 2) / 2 * std::log(r + double(pl.eps));
+                    }
+                    m = std::fmax(m, logit[j]);
+                }
+                for (int64_t j = 0; j < T; j++) {
+                    bool admissible = j < jend && !(skip_self && j == i);
+                    w[j] = admissible ? std::exp(logit[j] - m) : 0.0;
+                    sum += w[j];
+                }
+                for (int64_t c = 0; c < D; c++) acc[c] = 0;
+                for (int64_t j = 0; j < T; j++) {
+                    w[j] /= sum;
+                    att[((b * H + h) * T + i) * T + j] = real(w[j]);
+                    for (int64_t c = 0; c < D; c++) acc[c] += w[j] * v(j, c);
+                }
+                for (int64_t c = 0; c < D; c++) out[(b * T + i) * C + h * D + c] = real(acc[c]);
+            }
+    if (weights) *weights = att;
+    return out;
+}
+
+}  // namespace
+
+Tensor softmax_attention_naive(const Tensor& qkv, int heads, bool causal, Tensor* weights) {
+    const Dims d = attention_dims(qkv, heads, "softmax_attention_naive");
+    return attention_naive(qkv, d, causal, Plap{}, weights);
+}
+
+Tensor plap_attention_naive(const Tensor& qkv, const Tensor& p, int heads, bool causal, SelfTerm self_term, real eps,
+                            Tensor* weights) {
+    const Dims d = attention_dims(qkv, heads, "plap_attention_naive");
+    check_plap_args(p, d.H, eps, "plap_attention_naive");
+    return attention_naive(qkv, d, causal, Plap{true, p.data(), self_term, eps}, weights);
+}
+
+// ---- composed from autograd primitives: the reference for the hand-written backward ------------
+// Literally the formula of METHOD.md section 2, one head at a time, differentiated by autograd/ops.cpp.
+// Masking here is by adding a constant holding -inf at inadmissible (i, j): softmax gives them exactly 0
+// and its backward sends them exactly 0. The diagonal's distance term is removed by multiplying
+// log(r + eps) with a constant 0/1 off-diagonal mask (log(eps) is finite, so 0 * it is exactly 0).
+
+namespace {
+
+Var attention_composed(const Var& qkv, const Var* p, const Dims& d, bool causal, SelfTerm self_term, real eps) {
+    const int64_t B = d.B, T = d.T, C = d.C, H = d.H, D = d.D;
+    Plap pl;
+    pl.on = p != nullptr;
+    pl.self = self_term;
+    Tensor mask({T, T}), offdiag({T, T});  // [T, T] constants: 0 / -inf; 1 off the diagonal, 0 on it
+    for (int64_t i = 0; i < T; i++) {
+        const int64_t jend = row_end(i, T, causal);
+        const bool skip_self = drops_self(pl, jend);
+        for (int64_t j = 0; j < T; j++) {
+            bool admissible = j < jend && !(skip_self && j == i);
+            mask[i * T + j] = admissible ? real(0) : -std::numeric_limits<real>::infinity();
+            offdiag[i * T + j] = i == j ? real(0) : real(1);
+        }
+    }
+    Var mask_v(mask), offdiag_v(offdiag);
+    std::vector<Var> outs;
+    for (int64_t h = 0; h < H; h++) {
+        Var q = slice(qkv, 2, h * D, (h + 1) * D);                  // [B, T, D]
+        Var k = slice(qkv, 2, C + h * D, C + (h + 1) * D);          // [B, T, D]
+        Var v = slice(qkv, 2, 2 * C + h * D, 2 * C + (h + 1) * D);  // [B, T, D]
+        Var logits = mul_scalar(matmul(q, k, false, true), real(1) / std::sqrt(real(D)));  // s_ij [B, T, T]
+        if (p) {
+            Var diff = sub(reshape(v, {B, T, 1, D}), reshape(v, {B, 1, T, D}));  // v_i - v_j [B, T, T, D]
+            Var r = sum(mul(diff, diff), 3);                                     // r_ij [B, T, T]
+            Var log_phi = mul(log(add_scalar(r, eps)), offdiag_v);               // log(r_ij + eps), j != i
+            Var half_pm2 = mul_scalar(add_scalar(slice(*p, 0, h, h + 1), -2), real(0.5));  // (p_h - 2)/2 [1]
+            logits = add(logits, mul(log_phi, half_pm2));
+        }
+        Var a = softmax(add(logits, mask_v));  // A [B, T, T]
+        outs.push_back(matmul(a, v));          // [B, T, D]
+    }
+    return concat(outs, 2);  // [B, T, C]
+}
+
+}  // namespace
+
+Var softmax_attention_composed(const Var& qkv, int heads, bool causal) {
+    const Dims d = attention_dims(qkv.value(), heads, "softmax_attention_composed");
+    return attention_composed(qkv, nullptr, d, causal, SelfTerm::unit, 0);
+}
+
+Var plap_attention_composed(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self_term, real eps) {
+    const Dims d = attention_dims(qkv.value(), heads, "plap_attention_composed");
+    check_plap_args(p.value(), d.H, eps, "plap_attention_composed");
+    return attention_composed(qkv, &p, d, causal, self_term, eps);
+}
+
+}  // namespace plat
