@@ -1,0 +1,166 @@
+// nn/config.cpp: validation and JSON form of ModelConfig (nn/config.h). The JSON is what a
+// checkpoint stores in __metadata__["config"]; from_json checks every key and then validate(),
+// so a model is never built from a configuration it cannot run (notes/05-transformer.md).
+#include "nn/config.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace plat {
+
+// ordered_json keeps the keys in the order written, so the stored string reads like the struct.
+using json = nlohmann::ordered_json;
+
+double ModelConfig::p_for_layer(int layer) const {
+    if (layer < 0 || layer >= layers) fail("config: layer {} is outside [0, {}) (layers = {})", layer, layers, layers);
+    if (p.size() == 1) return p[0];
+    if (int(p.size()) != layers)
+        fail("config: p has {} values for layers = {}; give one value, or one per layer", p.size(), layers);
+    return p[layer];
+}
+
+void ModelConfig::validate() const {
+    // Checked in the order of the struct; the first problem is reported, naming the field, the
+    // value seen and the valid range.
+    if (model != "lm" && model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", model);
+    if (dim <= 0) fail("config: dim = {} must be > 0", dim);
+    if (layers <= 0) fail("config: layers = {} must be > 0", layers);
+    if (heads <= 0) fail("config: heads = {} must be > 0", heads);
+    if (dim % heads != 0)
+        fail("config: dim = {} is not divisible by heads = {}; dim % heads must be 0 (each head has D = dim / heads "
+             "channels)",
+             dim, heads);
+    if (model == "lm" && context <= 0) fail("config: context = {} must be > 0", context);
+    if (model == "vit") {
+        if (patch <= 0) fail("config: patch = {} must be > 0", patch);
+        if (28 % patch != 0)
+            fail("config: patch = {} does not divide the image side 28; 28 % patch must be 0 (patch in 1, 2, 4, 7, 14, "
+                 "28)",
+                 patch);
+    }
+    if (attn != "softmax" && attn != "plap") fail("config: attn = \"{}\" is not one of \"softmax\", \"plap\"", attn);
+    if (p.size() != 1 && int(p.size()) != layers)
+        fail("config: p has {} values; give 1 value (every layer) or layers = {} values (one per layer)", p.size(),
+             layers);
+    for (size_t l = 0; l < p.size(); l++)
+        if (!(p[l] >= 1 && p[l] <= 4))  // !(...) also rejects NaN
+            fail("config: p[{}] = {} is outside the valid range [1, 4]", l, p[l]);
+    if (!(eps > 0) || !std::isfinite(eps)) fail("config: eps = {} must be > 0 and finite", eps);
+    if (learn_p && attn != "plap")
+        fail("config: learn_p = true needs attn = \"plap\" (attn = \"{}\" has no exponent p to learn)", attn);
+}
+
+std::string ModelConfig::to_json() const {
+    json j;
+    j["model"] = model;
+    j["dim"] = dim;
+    j["layers"] = layers;
+    j["heads"] = heads;
+    if (model == "vit")
+        j["patch"] = patch;
+    else
+        j["context"] = context;
+    j["attn"] = attn;
+    // One value is written as a number, several as a list (the command line's --p 1.5 or --p 1.5,2,2,2).
+    if (p.size() == 1)
+        j["p"] = p[0];
+    else
+        j["p"] = p;
+    j["self"] = self_term_name(self);
+    j["eps"] = eps;  // nlohmann writes the shortest decimal that reads back to the same double
+    j["learn_p"] = learn_p;
+    j["seed"] = seed;
+    return j.dump();
+}
+
+namespace {
+
+// The value of a required key; names the key when it is missing.
+const json& required(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end()) fail("config JSON: the key \"{}\" is missing", key);
+    return *it;
+}
+
+int get_int(const json& j, const char* key) {
+    const json& v = required(j, key);
+    if (!v.is_number_integer() || v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX)
+        fail("config JSON: \"{}\" is {}; expected an integer", key, v.dump());
+    return v.get<int>();
+}
+
+double get_number(const json& v, const char* key) {
+    if (!v.is_number()) fail("config JSON: \"{}\" is {}; expected a number", key, v.dump());
+    return v.get<double>();
+}
+
+std::string get_string(const json& j, const char* key) {
+    const json& v = required(j, key);
+    if (!v.is_string()) fail("config JSON: \"{}\" is {}; expected a string", key, v.dump());
+    return v.get<std::string>();
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_json(const std::string& text) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        fail("config JSON: cannot parse: {}", e.what());
+    }
+    if (!j.is_object()) fail("config JSON: expected an object {{...}}, got {}", j.dump());
+
+    ModelConfig c;
+    c.model = get_string(j, "model");
+    if (c.model != "lm" && c.model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", c.model);
+    const char* size_key = c.model == "vit" ? "patch" : "context";  // the one the other model lacks
+    const char* keys[] = {"model", "dim", "layers", "heads", size_key, "attn", "p", "self", "eps", "learn_p", "seed"};
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        bool known = false;
+        for (const char* k : keys) known = known || it.key() == k;
+        if (!known)
+            fail("config JSON: unexpected key \"{}\" for model \"{}\"; the keys are model dim layers heads {} attn p "
+                 "self eps learn_p seed",
+                 it.key(), c.model, size_key);
+    }
+    c.dim = get_int(j, "dim");
+    c.layers = get_int(j, "layers");
+    c.heads = get_int(j, "heads");
+    if (c.model == "vit")
+        c.patch = get_int(j, "patch");
+    else
+        c.context = get_int(j, "context");
+    c.attn = get_string(j, "attn");
+
+    const json& p = required(j, "p");
+    c.p.clear();
+    if (p.is_array()) {
+        for (const json& v : p) c.p.push_back(get_number(v, "p"));
+        if (c.p.empty()) fail("config JSON: \"p\" is an empty list; give one value or one per layer");
+    } else {
+        c.p.push_back(get_number(p, "p"));
+    }
+
+    std::string self = get_string(j, "self");
+    if (self != "unit" && self != "exclude") fail("config: self = \"{}\" is not one of \"unit\", \"exclude\"", self);
+    c.self = self == "unit" ? SelfTerm::unit : SelfTerm::exclude;
+    c.eps = get_number(required(j, "eps"), "eps");
+
+    const json& learn_p = required(j, "learn_p");
+    if (!learn_p.is_boolean()) fail("config JSON: \"learn_p\" is {}; expected true or false", learn_p.dump());
+    c.learn_p = learn_p.get<bool>();
+
+    const json& seed = required(j, "seed");
+    if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
+        fail("config JSON: \"seed\" is {}; expected an integer >= 0", seed.dump());
+    c.seed = seed.get<uint64_t>();
+
+    c.validate();
+    return c;
+}
+
+}  // namespace plat

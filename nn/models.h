@@ -1,0 +1,122 @@
+// nn/models.h: the two transformers behind one interface: the byte-level language model `lm`
+// (GPT, nanoGPT's layout and names) and the vision transformer `vit` (VisionTransformer, timm's
+// names), both made by make_model(config). The command line, the tests and the PyTorch
+// reference comparison treat them alike through Model (notes/05-transformer.md).
+//
+// A training step, for either model:
+//     Var logits = model->forward(batch);          // lm [B, T, V], vit [B, 10]
+//     Var loss = model->loss(logits, batch);        // mean cross-entropy, shape [1]
+//     model->zero_grad(); loss.backward();
+//     clip_grad_norm(model->parameters(), 1.0);     // nn/optim.h
+//     optimizer.lr = schedule.lr_at(step); optimizer.step();
+//     model->after_step();                          // clamps learnable p to [1, 4]
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "nn/config.h"
+#include "nn/layers.h"
+#include "nn/module.h"
+
+namespace plat {
+
+// One batch of either task. Build it with Batch::lm or Batch::vit.
+struct Batch {
+    int64_t B = 0;                 // sequences (lm) or images (vit)
+    int64_t T = 0;                 // lm: tokens per sequence; vit: 0
+    std::vector<int64_t> tokens;   // lm: input byte ids x [B, T]
+    Tensor images;                 // vit: pixels [B, 1, 28, 28]
+    std::vector<int64_t> targets;  // lm: y [B, T], the byte after each x; vit: labels [B] in [0, 10)
+
+    // Targets may be left empty when only the logits are wanted (sampling, prediction).
+    static Batch lm(int64_t B, int64_t T, std::vector<int64_t> x, std::vector<int64_t> y = {});
+    static Batch vit(Tensor images, std::vector<int64_t> labels = {});
+};
+
+// What forward() records when asked: per layer, the attention weights and the hidden state,
+// for the attention maps and the over-smoothing measure. The tensors share storage with the
+// forward pass's values, which nothing writes into afterwards: they stay valid and unchanged.
+struct Trace {
+    Tensor embedded;                 // the blocks' input x, [B, T, C] (vit: T = N + 1 tokens)
+    std::vector<Tensor> attention;   // attention[l] = A of block l, [B, H, T, T]
+    std::vector<Tensor> hidden;      // hidden[l] = output of block l, [B, T, C]
+};
+
+class Model : public Module {
+public:
+    explicit Model(const ModelConfig& config);
+
+    const ModelConfig& config() const { return config_; }
+    // Logits: lm [B, T, V = 256], vit [B, 10]. With `trace`, also fills it (one entry per layer).
+    virtual Var forward(const Batch& batch, Trace* trace = nullptr) = 0;
+    // Mean cross-entropy of the logits against batch.targets (one per row of logits).
+    Var loss(const Var& logits, const Batch& batch) const;
+    // Call after every optimizer step: clamps each learnable p to [1, 4] (model_spec.md).
+    void after_step();
+    // Sets the rate of every Dropout layer (0 by default: no dropout).
+    void set_dropout(double p);
+    // The generator the dropout masks are drawn from, seeded from config.seed (kDropoutSeedMix).
+    Generator& dropout_generator() { return dropout_gen_; }
+
+protected:
+    // Draws every parameter from Generator(config.seed), in named_parameters() order
+    // (Module::initialize). Called by the derived constructors once all is registered.
+    void init_from_seed();
+
+    ModelConfig config_;
+    Generator dropout_gen_;
+    std::vector<Dropout*> dropouts_;  // every Dropout layer, for set_dropout
+};
+
+// lm: nanoGPT's GPT. Parameter names transformer.wte.weight ... transformer.ln_f.bias; the
+// head is tied to transformer.wte.weight (stored once).
+class GPT : public Model {
+public:
+    explicit GPT(const ModelConfig& config);
+    Var forward(const Batch& batch, Trace* trace = nullptr) override;
+
+    Embedding wte, wpe;
+    Dropout drop;
+    std::vector<std::unique_ptr<Block>> h;
+    LayerNorm ln_f;
+};
+
+// timm's PatchEmbed: patchify, then proj = Linear(P*P, C) (timm's Conv2d, flattened).
+class PatchEmbed : public Module {
+public:
+    PatchEmbed(int64_t patch, int64_t channels);
+    Var forward(const Tensor& images) const;  // [B, 1, 28, 28] -> [B, N, C]
+
+    int64_t patch;
+    Linear proj;
+};
+
+// vit: timm's VisionTransformer on 28x28 single-channel images, class token, 10 classes.
+class VisionTransformer : public Model {
+public:
+    explicit VisionTransformer(const ModelConfig& config);
+    Var forward(const Batch& batch, Trace* trace = nullptr) override;
+
+    int64_t grid;         // G = 28 / P patches per side
+    int64_t num_patches;  // N = G * G
+    Var cls_token;        // [1, 1, C]
+    Var pos_embed;        // [1, N + 1, C]
+    PatchEmbed patch_embed;
+    Dropout pos_drop;
+    std::vector<std::unique_ptr<Block>> blocks;
+    LayerNorm norm;
+    Linear head;  // C -> 10
+
+protected:
+    void reset_parameters(Generator& gen) override;  // cls_token, pos_embed ~ normal(0, 0.02)
+};
+
+// Validates the configuration and builds the model it names ("lm" or "vit").
+std::unique_ptr<Model> make_model(const ModelConfig& config);
+
+// images [B, 1, 28, 28] -> patches [B, N, P*P]: patch n = (gy, gx) in row-major order over the
+// G x G grid, its pixels (py, px) flattened row-major (the same as timm's Conv2d with kernel and
+// stride P, whose weight [C, 1, P, P] flattens to [C, P*P]).
+Tensor patchify(const Tensor& images, int64_t patch);
+
+}  // namespace plat
