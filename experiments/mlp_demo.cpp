@@ -43,7 +43,7 @@ void run_mlp_demo(const MlpDemoOptions& o) {
         Var h = tanh(matmul(X, W1) + b1);     // [N, hidden]; b1 broadcasts over rows
         Var pred = matmul(h, W2) + b2;        // [N, 1]
         Var diff = pred - Y;
-        Var loss = mean(mean(diff * diff, -1), 0);  // mean squared error, shape [1]... reduced to []
+        Var loss = mean(mean(diff * diff, -1), 0);  // mean squared error: [N, 1] -> [N] -> []
         for (Var& p : params) p.zero_grad();
         loss.backward();
         if (step % (o.steps / 10) == 0) fmt::print("step {:5d}  loss {:.6f}\n", step, loss.item());
