@@ -22,7 +22,10 @@ LDFLAGS  := $(SAN) -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS   := -lopenblas -lfmt -lm
 
 LIB_SRC  := $(sort $(wildcard core/*.cpp autograd/*.cpp nn/*.cpp datasets/*.cpp))
-CLI_SRC  := $(sort $(wildcard experiments/*.cpp))
+# The command line's pieces (all of experiments/ but main.cpp) are linked into the float tests
+# too, so commands can be tested in-process.
+CLI_SRC  := $(filter-out experiments/main.cpp,$(sort $(wildcard experiments/*.cpp)))
+CLI_OBJ  := $(CLI_SRC:%.cpp=$(BUILD)/f32/%.o)
 # tests/test_*.cpp run in float; tests/gradcheck_*.cpp run against the double build.
 TEST_F32 := $(sort $(wildcard tests/test_*.cpp))
 TEST_F64 := $(sort $(wildcard tests/gradcheck_*.cpp))
@@ -48,9 +51,9 @@ $(BUILD)/libplat.a: $(F32_OBJ)
 $(BUILD)/libplat64.a: $(F64_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/plat: $(CLI_SRC:%.cpp=$(BUILD)/f32/%.o) $(BUILD)/libplat.a
+$(BUILD)/plat: $(BUILD)/f32/experiments/main.o $(CLI_OBJ) $(BUILD)/libplat.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-$(BUILD)/tests_f32: $(BUILD)/f32/tests/main.o $(TEST_F32:%.cpp=$(BUILD)/f32/%.o) $(BUILD)/libplat.a
+$(BUILD)/tests_f32: $(BUILD)/f32/tests/main.o $(TEST_F32:%.cpp=$(BUILD)/f32/%.o) $(CLI_OBJ) $(BUILD)/libplat.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/tests_f64: $(BUILD)/f64/tests/main.o $(TEST_F64:%.cpp=$(BUILD)/f64/%.o) $(BUILD)/libplat64.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)

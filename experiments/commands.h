@@ -6,5 +6,6 @@
 namespace plat {
 
 void register_mlp_demo(CLI::App& app);  // experiments/mlp_demo.cpp
+void register_inspect(CLI::App& app);   // experiments/inspect.cpp
 
 }  // namespace plat

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Print the help of every command");
     plat::register_mlp_demo(app);
+    plat::register_inspect(app);
     try {
         plat::init_threads_from_env();
         app.parse(argc, argv);  // runs the chosen command's callback

@@ -1,0 +1,65 @@
+// experiments/model_options.cpp: the shared model options (experiments/model_options.h).
+#include "experiments/model_options.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace plat {
+
+void add_model_options(CLI::App* cmd, ModelOptions& o) {
+    ModelConfig& c = o.config;
+    auto add = [&](CLI::Option* opt) { o.added.push_back(opt->capture_default_str()->group("Model options")); };
+    add(cmd->add_option("--model", c.model, "lm (byte-level language model) or vit (28x28 images)")
+            ->check(CLI::IsMember({"lm", "vit"})));
+    add(cmd->add_option("--dim", c.dim, "channels C")->check(CLI::Range(1, 4096)));
+    add(cmd->add_option("--layers", c.layers, "transformer blocks L")->check(CLI::Range(1, 64)));
+    add(cmd->add_option("--heads", c.heads, "attention heads H (must divide --dim)")->check(CLI::Range(1, 256)));
+    add(cmd->add_option("--context", c.context, "lm: longest sequence T")->check(CLI::Range(1, 8192)));
+    add(cmd->add_option("--patch", c.patch, "vit: patch side P (must divide 28)")->check(CLI::Range(1, 28)));
+    add(cmd->add_option("--attn", c.attn, "softmax or plap (p-Laplacian)")->check(CLI::IsMember({"softmax", "plap"})));
+    add(cmd->add_option("--p", o.p, "plap: p in [1, 4], one value or a comma-separated list with one per layer"));
+    add(cmd->add_option("--self", o.self, "plap self term: unit (b_ii = 0) or exclude (j = i dropped)")
+            ->check(CLI::IsMember({"unit", "exclude"})));
+    add(cmd->add_option("--eps", c.eps, "plap: eps > 0 inside log(||v_i - v_j||^2 + eps)"));
+    add(cmd->add_flag("--learn-p", c.learn_p, "plap: learn p, one per head (parameter ...attn.p)"));
+    add(cmd->add_option("--seed", c.seed, "random seed for the initialization (and data order when training)"));
+}
+
+std::vector<double> parse_p_list(const std::string& text) {
+    std::vector<double> values;
+    size_t start = 0;
+    while (true) {
+        size_t comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        char* end = nullptr;
+        double v = std::strtod(item.c_str(), &end);
+        if (item.empty() || *end != '\0' || !std::isfinite(v))
+            throw CLI::ValidationError("--p", "'" + item + "' is not a number; give p in [1, 4], e.g. --p 1.5 or --p 1.5,2,2,2");
+        values.push_back(v);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return values;
+}
+
+ModelConfig model_config_from_options(ModelOptions& o) {
+    ModelConfig c = o.config;
+    c.p = parse_p_list(o.p);
+    c.self = parse_self_term(o.self);
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        throw CLI::ValidationError("model options", e.what());
+    }
+    return c;
+}
+
+bool any_model_option_given(const ModelOptions& o) {
+    for (const CLI::Option* opt : o.added)
+        if (opt->count() > 0) return true;
+    return false;
+}
+
+}  // namespace plat

@@ -1,0 +1,30 @@
+// experiments/model_options.h: the model options every `plat` command that builds a model
+// shares, named after the configuration's keys (nn/config.h): --model --dim --layers --heads
+// --context --patch --attn --p --self --eps --learn-p --seed.
+#pragma once
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "nn/config.h"
+
+namespace plat {
+
+struct ModelOptions {
+    ModelConfig config;
+    std::string p = "2";        // one number, or a comma-separated list with one per layer
+    std::string self = "unit";  // unit | exclude
+    std::vector<CLI::Option*> added;  // to tell whether any was given on the command line
+};
+
+void add_model_options(CLI::App* cmd, ModelOptions& options);
+// Turns the parsed options into a validated configuration. Problems (p not a number, dim not
+// divisible by heads, ...) are usage errors: CLI::ValidationError, exit code 2.
+ModelConfig model_config_from_options(ModelOptions& options);
+// True when the user gave any model option explicitly (a conflict with --checkpoint).
+bool any_model_option_given(const ModelOptions& options);
+
+// "1.5" -> {1.5}; "1.5,2,3" -> {1.5, 2, 3}. Throws CLI::ValidationError naming the bad item.
+std::vector<double> parse_p_list(const std::string& text);
+
+}  // namespace plat
