@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -21,6 +20,7 @@
 // *means* is then checked here, field by field (notes/08-data-safety.md, "Checks at the boundary").
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 // Tensor bytes are copied to and from memory as they are; the format is little-endian.
@@ -318,80 +318,6 @@ void put_le64(uint64_t n, uint8_t out[8]) {
     for (int i = 0; i < 8; i++) out[i] = uint8_t(n >> (8 * i));
 }
 
-std::string directory_of(const std::string& path) {
-    size_t slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
-
-// A new file beside `target` that becomes `target` only through commit(). Destroyed without
-// commit (an error, an exception, a failed rename) it is closed and deleted: a failed save
-// leaves the previous file and no temporary behind (notes/08-data-safety.md, "Atomic saves").
-class TempFile {
-public:
-    explicit TempFile(const std::string& target) : target_(target) {
-        // A unique name (pid and a counter), so two saves to the same path cannot interleave
-        // their bytes in one temporary; O_EXCL never reuses a file that is already there.
-        static std::atomic<unsigned> counter{0};
-        for (int attempt = 0;; attempt++) {
-            path_ = fmt::format("{}.tmp.{}.{}", target, long(getpid()), counter++);
-            fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-            if (fd_ >= 0) break;
-            if (errno != EEXIST || attempt == 100) io_failed("creating a temporary file beside it", errno);
-        }
-    }
-    ~TempFile() {
-        if (fd_ >= 0) ::close(fd_);
-        if (!committed_) ::unlink(path_.c_str());
-    }
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-
-    void write(const void* data, size_t size) {
-        const uint8_t* p = static_cast<const uint8_t*>(data);
-        while (size > 0) {
-            ssize_t n = ::write(fd_, p, size);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) io_failed("writing", n < 0 ? errno : EIO);
-            p += n;
-            size -= size_t(n);
-        }
-    }
-
-    // fsync before rename: otherwise a crash could leave the new name pointing at a file whose
-    // data never reached the disk. fsync the directory after: otherwise the rename itself could
-    // be lost, and the old file come back.
-    void commit() {
-        if (::fsync(fd_) != 0) io_failed("fsync", errno);
-        int fd = fd_;
-        fd_ = -1;
-        if (::close(fd) != 0) io_failed("closing", errno);
-        if (::rename(path_.c_str(), target_.c_str()) != 0) io_failed("renaming the temporary file over it", errno);
-        committed_ = true;
-        const std::string dir = directory_of(target_);
-        int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int rc = dir_fd < 0 ? -1 : ::fsync(dir_fd);
-        int err = errno;
-        if (dir_fd >= 0) ::close(dir_fd);
-        // EINVAL: this file system cannot sync directories; there is nothing more to do.
-        if (rc != 0 && err != EINVAL)
-            fail("save_safetensors: '{}' was written, but syncing its directory '{}' failed: {}; the new file "
-                 "may not survive a power loss, check the disk",
-                 printable(target_, 200), printable(dir, 200), std::strerror(err));
-    }
-
-private:
-    [[noreturn]] void io_failed(const char* step, int err) const {
-        fail("save_safetensors: cannot save '{}': {} failed: {}; check the directory exists and is writable "
-             "and the disk has space (the previous file, if any, is untouched)",
-             printable(target_, 200), step, std::strerror(err));
-    }
-
-    std::string target_, path_;
-    int fd_ = -1;
-    bool committed_ = false;
-};
 
 std::vector<uint8_t> read_whole_file(const std::string& path) {
     const std::string shown = printable(path, 200);
@@ -657,7 +583,7 @@ TensorFile parse_safetensors(const uint8_t* data, size_t size, const std::string
 
 void save_safetensors(const std::string& path, const TensorFile& file) {
     const Layout layout = plan_layout(file);  // everything that can be checked, before touching the disk
-    TempFile out(path);
+    AtomicFile out(path, "save_safetensors");
     uint8_t length[8];
     put_le64(layout.header.size(), length);
     out.write(length, 8);

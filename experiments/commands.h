@@ -7,5 +7,6 @@ namespace plat {
 
 void register_mlp_demo(CLI::App& app);  // experiments/mlp_demo.cpp
 void register_inspect(CLI::App& app);   // experiments/inspect.cpp
+void register_attention(CLI::App& app); // experiments/attention_cmd.cpp
 
 }  // namespace plat

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     app.set_help_all_flag("--help-all", "Print the help of every command");
     plat::register_mlp_demo(app);
     plat::register_inspect(app);
+    plat::register_attention(app);
     try {
         plat::init_threads_from_env();
         app.parse(argc, argv);  // runs the chosen command's callback
