@@ -4,6 +4,7 @@
 #   make demo        install missing packages, build, run the end-to-end demo
 #   make debug       the same programs with -O0 -g, AddressSanitizer, UBSan   (into build-debug/)
 #   make test-debug  the test suites under the sanitizers
+#   make data        install the data packages when missing, prepare data/ (KJV text, Fashion-MNIST)
 #   make deps        install the Debian packages plat needs, when missing
 #   make clean
 # The library is compiled twice: in float (build/f32, the real thing) and with the scalar type
@@ -36,7 +37,12 @@ F64_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/f64/%.o)
 DEPS_PKGS := g++ make libopenblas-openmp-dev doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all test demo debug test-debug deps clean
+# Build with every core unless the user chose -j themselves.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
+
+.PHONY: all test demo debug test-debug deps data clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -64,6 +70,9 @@ deps:
 	  echo "make deps: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+
+data:
+	@bash datasets/prepare_data.sh data
 
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests_f32 $(BUILD)/tests_f64 $(BUILD)/plat
