@@ -26,6 +26,11 @@ Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
     node_->requires_grad = requires_grad;
 }
 
+Node& Var::checked_node() const {
+    if (!node_) fail("Var: this Var is undefined (default-constructed); give it a value with Var(tensor) first");
+    return *node_;
+}
+
 Var record(const char* op, Tensor value, const std::vector<Var>& inputs, std::function<void(Node& self)> backward) {
     Var out(std::move(value), false);
     Node& node = *out.node();

@@ -30,14 +30,16 @@ public:
     Var() = default;
     explicit Var(Tensor value, bool requires_grad = false);
 
-    const Tensor& value() const { return node_->value; }
-    Tensor& value() { return node_->value; }
+    // Every operation reads its inputs through value(), so an undefined Var (default-constructed)
+    // is caught here with a message instead of a null-pointer crash.
+    const Tensor& value() const { return checked_node().value; }
+    Tensor& value() { return checked_node().value; }
     // The gradient; empty when none has flowed in (or after zero_grad()).
     const Tensor& grad() const { return node_->grad; }
     Tensor& grad() { return node_->grad; }
     bool requires_grad() const { return node_ && node_->requires_grad; }
-    const Shape& shape() const { return node_->value.shape(); }
-    real item() const { return node_->value.item(); }
+    const Shape& shape() const { return checked_node().value.shape(); }
+    real item() const { return checked_node().value.item(); }
     bool defined() const { return node_ != nullptr; }
     const std::shared_ptr<Node>& node() const { return node_; }
 
@@ -48,6 +50,8 @@ public:
     void zero_grad();  // forget the gradient (PyTorch's set_to_none)
 
 private:
+    Node& checked_node() const;  // throws plat::Error for an undefined Var
+
     std::shared_ptr<Node> node_;
 };
 

@@ -14,6 +14,11 @@ struct Error : std::runtime_error {
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// Text from a file or the user, made safe to print on one line: control and non-ASCII bytes
+// become \xNN escapes, and strings longer than max_chars are cut. Every name taken from a file
+// goes through this before it enters a message (a message is always one line).
+std::string printable(const std::string& s, size_t max_chars = 60);
+
 // fail("matmul: inner sizes differ: a is {}, b is {}", a, b) formats and throws.
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

@@ -35,33 +35,43 @@ static void check_defined(const Tensor& t, const char* op, const char* what) {
     cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
-          const real* B, real beta, real* C) {
+void gemm_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
+                  int64_t lda, const real* B, int64_t ldb, real beta, real* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
-    if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
-        fail("gemm: sizes M={} N={} K={} exceed the BLAS integer range ({})", M, N, K, INT_MAX);
-    // Row-major storage: the leading dimension of a matrix is its row length as stored
-    // (notes/01-tensors.md, "The BLAS call"). BLAS requires it >= 1 even when K == 0, where
-    // nothing is read and C = beta * C.
-    int lda = int(std::max<int64_t>(1, trans_a ? M : K)), ldb = int(std::max<int64_t>(1, trans_b ? K : N)),
-        ldc = int(N);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
+        fail("gemm: sizes M={} N={} K={} (leading dimensions {}, {}, {}) exceed the BLAS integer range ({})", M, N, K,
+             lda, ldb, ldc, INT_MAX);
     CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
-    blas_gemm(ta, tb, int(M), int(N), int(K), alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_gemm(ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
 }
 
-void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha,
-                const real* A, const real* B, real beta, real* C) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
+          const real* B, real beta, real* C) {
+    // Dense row-major storage: the leading dimension of a matrix is its row length as stored
+    // (notes/01-tensors.md, "The BLAS call"). BLAS requires it >= 1 even when K == 0, where
+    // nothing is read and C = beta * C.
+    gemm_strided(trans_a, trans_b, M, N, K, alpha, A, std::max<int64_t>(1, trans_a ? M : K), B,
+                 std::max<int64_t>(1, trans_b ? K : N), beta, C, N);
+}
+
+void gemm_strided_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
+                        int64_t lda, const real* B, int64_t ldb, real beta, real* C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
             double acc = 0;
             for (int64_t k = 0; k < K; k++) {
-                real a = trans_a ? A[k * M + i] : A[i * K + k];
-                real b = trans_b ? B[j * K + k] : B[k * N + j];
+                real a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                real b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
                 acc += double(a) * double(b);
             }
             // beta == 0 overwrites, so uninitialized (even NaN) C never leaks in, as in BLAS.
-            C[i * N + j] = real(alpha * acc) + (beta == 0 ? real(0) : beta * C[i * N + j]);
+            C[i * ldc + j] = real(alpha * acc) + (beta == 0 ? real(0) : beta * C[i * ldc + j]);
         }
+}
+
+void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha,
+                const real* A, const real* B, real beta, real* C) {
+    gemm_strided_naive(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
 }
 
 namespace {

@@ -17,6 +17,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alph
           const real* B, real beta, real* C);
 void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha,
                 const real* A, const real* B, real beta, real* C);
+// The same with explicit leading dimensions (row strides) lda, ldb, ldc, so a block inside a
+// larger row-major matrix is used in place: attention addresses one head's q, k or v inside
+// qkv [B, T, 3C] with row stride 3C (nn/attention.cpp). gemm is the dense case.
+void gemm_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
+                  int64_t lda, const real* B, int64_t ldb, real beta, real* C, int64_t ldc);
+void gemm_strided_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
+                        int64_t lda, const real* B, int64_t ldb, real beta, real* C, int64_t ldc);
 
 // Batched matmul. a is [..., M, K] (or [..., K, M] when trans_a); b is either 2-D, [K, N]
 // (or [N, K] when trans_b), shared by every batch entry, or has a's leading dimensions.

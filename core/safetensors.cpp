@@ -50,20 +50,6 @@ const char* const kOtherDtypes[] = {"BOOL",    "U8",      "I8",  "F8_E5M2", "F8_
                                     "F4",      "F6_E2M3", "F6_E3M2", "I16", "U16",     "F16",
                                     "BF16",    "I32",     "U32", "U64",     "C64"};
 
-// Text from a file, made safe to print on one line: control and non-ASCII bytes become \xNN
-// escapes, and long strings are cut. Names and JSON excerpts in messages all go through this.
-std::string printable(const std::string& s, size_t max_chars = 60) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (out.size() >= max_chars) {
-            out += "...";
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f) out += char(c);
-        else out += fmt::format("\\x{:02x}", c);
-    }
-    return out;
-}
 
 std::string shape_str(const std::vector<int64_t>& shape) {
     std::string s = "[";

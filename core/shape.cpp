@@ -1,6 +1,8 @@
 // core/shape.cpp: shapes and broadcasting rules (notes/01-tensors.md).
 #include "core/shape.h"
 
+#include <cstdint>
+
 #include "core/error.h"
 
 namespace plat {
@@ -13,6 +15,12 @@ Shape::Shape(std::initializer_list<int64_t> dims) {
 void Shape::push_back(int64_t size) {
     if (ndim_ == kMaxDims) fail("Shape: cannot add a dimension to {}, at most {} are supported", str(), kMaxDims);
     if (size < 0) fail("Shape: dimension sizes must be >= 0, got {}", size);
+    // Keep numel() (and every outer/inner product) inside int64: a shape whose element count
+    // overflows would otherwise wrap around to a small number and get too little storage.
+    int64_t n = 1;
+    for (int i = 0; i < ndim_; i++) n = n * (dims_[i] == 0 ? 1 : dims_[i]);
+    if (size != 0 && n > INT64_MAX / size)
+        fail("Shape: {} with another dimension of {} has more elements than fit in 64 bits", str(), size);
     dims_[ndim_++] = size;
 }
 
@@ -44,8 +52,9 @@ int64_t Shape::inner(int axis) const {
 
 Shape Shape::with(int axis, int64_t size) const {
     if (size < 0) fail("Shape::with: dimension sizes must be >= 0, got {} for axis {} of {}", size, axis, str());
-    Shape s = *this;
-    s.dims_[normalize_axis(axis)] = size;
+    int a = normalize_axis(axis);
+    Shape s;  // rebuilt through push_back, which checks the element count
+    for (int i = 0; i < ndim_; i++) s.push_back(i == a ? size : dims_[i]);
     return s;
 }
 

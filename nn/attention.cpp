@@ -4,7 +4,6 @@
 // The math: notes/03-attention-as-laplacian.md. The backward, derived: notes/04-p-laplacian-backward.md.
 #include "nn/attention.h"
 
-#include <cblas.h>
 
 #include <cmath>
 #include <limits>
@@ -12,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "core/kernels.h"
 
 namespace plat {
 
@@ -22,7 +22,7 @@ SelfTerm parse_self_term(const std::string& name) {
     if (name == "exclude") return SelfTerm::exclude;
     fail("self term '{}' is not one of the choices: \"unit\" (b_ii = 0) or \"exclude\" (drop j = i); "
          "see METHOD.md section 3.1",
-         name);
+         printable(name));
 }
 
 namespace {
@@ -87,22 +87,6 @@ struct Plap {
 };
 
 inline bool drops_self(const Plap& pl, int64_t jend) { return pl.on && pl.self == SelfTerm::exclude && jend > 1; }
-
-// Row-major C = alpha op(A) op(B) + beta C with explicit leading dimensions, so one head's q, k or v
-// is addressed inside qkv [B, T, 3C] (row stride 3C) without copying it out. cblas_sgemm in the float
-// build, cblas_dgemm in the double one (as core/kernels.cpp's blas_gemm).
-[[maybe_unused]] void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
-                alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
-}
-[[maybe_unused]] void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-                                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
-                alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
-}
 
 // ---- forward (notes/03 section 4, "The discrete formula"; notes/04 section 1) -------------------
 // For each batch entry b and head h, with q_i, k_i, v_i the D channels of head h in row (b, i):

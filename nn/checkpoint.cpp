@@ -21,20 +21,43 @@ void save_checkpoint(const std::string& path, const Model& model, const Optimize
     save_safetensors(path, file);
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-    TensorFile file = load_safetensors(path);
+namespace {
+
+// load_checkpoint's work; also hands back the (randomly initialized) model it built to learn the
+// expected names and shapes, so load_model need not build a second one.
+Checkpoint read_checkpoint(const std::string& path, std::unique_ptr<Model>& model) {
+    TensorFile file = load_safetensors(path);  // every structural check of the file format
     const std::string fix = "pass a checkpoint written by `plat train` (runs/<name>/last.safetensors or best.safetensors)";
+    if (!file.has_metadata("format") || file.metadata("format") != kCheckpointFormat)
+        fail("checkpoint '{}': __metadata__[\"format\"] is {}, not \"{}\", so it is not a plat checkpoint; {}", path,
+             file.has_metadata("format") ? "\"" + printable(file.metadata("format")) + "\"" : "missing",
+             kCheckpointFormat, fix);
     if (!file.has_metadata("config"))
-        fail("checkpoint '{}': no model configuration in __metadata__[\"config\"], so it is not a plat checkpoint; {}",
-             path, fix);
+        fail("checkpoint '{}': no model configuration in __metadata__[\"config\"]; {}", path, fix);
     Checkpoint ck;
     try {
         ck.config = ModelConfig::from_json(file.metadata("config"));
     } catch (const Error& e) {
         fail("checkpoint '{}': its configuration is invalid ({}); {}", path, e.what(), fix);
     }
-    // Which names the configuration's model has: build it (cheap at these sizes) and ask.
-    std::unique_ptr<Model> model = make_model(ck.config);
+
+    // Optimizer state is named "<optimizer>.<...>"; everything else must be a parameter.
+    auto is_optimizer_state = [](const std::string& name) {
+        return name.rfind("adamw.", 0) == 0 || name.rfind("sgd.", 0) == 0;
+    };
+    // The model is built before its tensors are compared by name, and its size is set by the
+    // configuration, not by the file: a tiny file claiming a huge model would allocate without
+    // bound. So first compare the configuration's parameter count with the values the file
+    // holds; beyond a generous margin (missing tensors get their specific message below) it is
+    // refused here, before any allocation.
+    int64_t values = 0;
+    for (const TensorEntry& e : file.entries())
+        if (!is_optimizer_state(e.name)) values += e.numel();
+    if (parameter_count(ck.config) > 2 * values + (int64_t(1) << 20))
+        fail("checkpoint '{}': its tensors hold {} values, but its configuration {} describes a model of {}; {}", path,
+             values, ck.config.to_json(), parameter_count(ck.config), fix);
+
+    model = make_model(ck.config);
     StateDict expected = model->state();
     std::string missing;
     for (const auto& [name, tensor] : expected) {
@@ -42,35 +65,42 @@ Checkpoint load_checkpoint(const std::string& path) {
             missing += (missing.empty() ? "" : ", ") + name;
             continue;
         }
-        const TensorEntry& e = file.entry(name);
-        if (e.dtype == DType::I64)
+        if (file.entry(name).dtype == DType::I64)
             fail("checkpoint '{}': tensor '{}' holds integers (I64), a parameter must be F32; {}", path, name, fix);
         Tensor t = file.get(name);
         if (t.shape() != tensor.shape())
-            fail("checkpoint '{}': tensor '{}' has shape {} but the configuration {} needs {}; the file and its "
-                 "configuration disagree: {}",
-                 path, name, t.shape().str(), file.metadata("config"), tensor.shape().str(), fix);
+            fail("checkpoint '{}': tensor '{}' has shape {} but the configuration {} needs {}; {}", path, name,
+                 t.shape().str(), ck.config.to_json(), tensor.shape().str(), fix);
         ck.model[name] = t;
     }
-    if (!missing.empty())
-        fail("checkpoint '{}': missing tensors for its configuration: {}; {}", path, missing, fix);
+    if (!missing.empty()) fail("checkpoint '{}': missing tensors for its configuration: {}; {}", path, missing, fix);
     for (const std::string& name : file.names()) {
         if (expected.count(name)) continue;
-        // Everything else must be optimizer state, named "<optimizer>.<...>".
-        if (name.rfind("adamw.", 0) == 0 || name.rfind("sgd.", 0) == 0)
+        if (is_optimizer_state(name)) {
+            if (file.entry(name).dtype == DType::I64)
+                fail("checkpoint '{}': optimizer tensor '{}' holds integers (I64), optimizer state must be F32; {}", path,
+                     printable(name), fix);
             ck.optimizer[name] = file.get(name);
+        }
         else
             fail("checkpoint '{}': unexpected tensor '{}', which the configuration's model does not have; {}", path,
-                 name, fix);
+                 printable(name), fix);
     }
     for (const auto& [key, value] : file.metadata())
-        if (key != "config") ck.extra[key] = value;
+        if (key != "config" && key != "format") ck.extra[key] = value;
     return ck;
 }
 
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+    std::unique_ptr<Model> unused;
+    return read_checkpoint(path, unused);
+}
+
 std::unique_ptr<Model> load_model(const std::string& path) {
-    Checkpoint ck = load_checkpoint(path);
-    std::unique_ptr<Model> model = make_model(ck.config);
+    std::unique_ptr<Model> model;
+    Checkpoint ck = read_checkpoint(path, model);
     model->load_state(ck.model);
     return model;
 }

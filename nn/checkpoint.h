@@ -28,7 +28,8 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Model& model, const Optimizer* optimizer = nullptr,
                      const std::map<std::string, std::string>& extra = {});
 
-// Reads and checks a checkpoint: a valid safetensors file (core/safetensors.h), the format tag,
+// Reads and checks a checkpoint: a valid safetensors file (core/safetensors.h), the format tag
+// __metadata__["format"] == kCheckpointFormat,
 // a configuration that validates, and exactly the parameters that configuration's model has,
 // with the right shapes. Every problem is one plat::Error naming the file and the fix.
 Checkpoint load_checkpoint(const std::string& path);

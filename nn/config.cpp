@@ -25,15 +25,19 @@ double ModelConfig::p_for_layer(int layer) const {
 void ModelConfig::validate() const {
     // Checked in the order of the struct; the first problem is reported, naming the field, the
     // value seen and the valid range.
-    if (model != "lm" && model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", model);
-    if (dim <= 0) fail("config: dim = {} must be > 0", dim);
-    if (layers <= 0) fail("config: layers = {} must be > 0", layers);
-    if (heads <= 0) fail("config: heads = {} must be > 0", heads);
+    if (model != "lm" && model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", printable(model));
+    // Upper limits as well: a configuration may come from an untrusted checkpoint, and the model
+    // is built from it, so absurd sizes must be refused before anything is allocated. The limits
+    // are the command line's (experiments/model_options.cpp).
+    if (dim <= 0 || dim > kMaxDim) fail("config: dim = {} must be in [1, {}]", dim, kMaxDim);
+    if (layers <= 0 || layers > kMaxLayers) fail("config: layers = {} must be in [1, {}]", layers, kMaxLayers);
+    if (heads <= 0 || heads > kMaxHeads) fail("config: heads = {} must be in [1, {}]", heads, kMaxHeads);
     if (dim % heads != 0)
         fail("config: dim = {} is not divisible by heads = {}; dim % heads must be 0 (each head has D = dim / heads "
              "channels)",
              dim, heads);
-    if (model == "lm" && context <= 0) fail("config: context = {} must be > 0", context);
+    if (model == "lm" && (context <= 0 || context > kMaxContext))
+        fail("config: context = {} must be in [1, {}]", context, kMaxContext);
     if (model == "vit") {
         if (patch <= 0) fail("config: patch = {} must be > 0", patch);
         if (28 % patch != 0)
@@ -41,7 +45,7 @@ void ModelConfig::validate() const {
                  "28)",
                  patch);
     }
-    if (attn != "softmax" && attn != "plap") fail("config: attn = \"{}\" is not one of \"softmax\", \"plap\"", attn);
+    if (attn != "softmax" && attn != "plap") fail("config: attn = \"{}\" is not one of \"softmax\", \"plap\"", printable(attn));
     if (p.size() != 1 && int(p.size()) != layers)
         fail("config: p has {} values; give 1 value (every layer) or layers = {} values (one per layer)", p.size(),
              layers);
@@ -108,15 +112,22 @@ std::string get_string(const json& j, const char* key) {
 ModelConfig ModelConfig::from_json(const std::string& text) {
     json j;
     try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
+        // The configuration may come from an untrusted file: refuse nesting (a valid
+        // configuration is one object holding at most one list) before the recursive parser
+        // could exhaust the stack on thousands of nested brackets.
+        auto shallow = [](int depth, json::parse_event_t, json&) {
+            if (depth > 2) fail("config JSON: nested deeper than a configuration can be (an object holding a list)");
+            return true;
+        };
+        j = json::parse(text, shallow);
+    } catch (const json::exception& e) {  // parse errors, and out_of_range for numbers like 1e999
         fail("config JSON: cannot parse: {}", e.what());
     }
-    if (!j.is_object()) fail("config JSON: expected an object {{...}}, got {}", j.dump());
+    if (!j.is_object()) fail("config JSON: expected an object {{...}}, got a {}", j.type_name());
 
     ModelConfig c;
     c.model = get_string(j, "model");
-    if (c.model != "lm" && c.model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", c.model);
+    if (c.model != "lm" && c.model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", printable(c.model));
     const char* size_key = c.model == "vit" ? "patch" : "context";  // the one the other model lacks
     const char* keys[] = {"model", "dim", "layers", "heads", size_key, "attn", "p", "self", "eps", "learn_p", "seed"};
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -125,7 +136,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
         if (!known)
             fail("config JSON: unexpected key \"{}\" for model \"{}\"; the keys are model dim layers heads {} attn p "
                  "self eps learn_p seed",
-                 it.key(), c.model, size_key);
+                 printable(it.key()), c.model, size_key);
     }
     c.dim = get_int(j, "dim");
     c.layers = get_int(j, "layers");
@@ -145,9 +156,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
         c.p.push_back(get_number(p, "p"));
     }
 
-    std::string self = get_string(j, "self");
-    if (self != "unit" && self != "exclude") fail("config: self = \"{}\" is not one of \"unit\", \"exclude\"", self);
-    c.self = self == "unit" ? SelfTerm::unit : SelfTerm::exclude;
+    c.self = parse_self_term(get_string(j, "self"));
     c.eps = get_number(required(j, "eps"), "eps");
 
     const json& learn_p = required(j, "learn_p");

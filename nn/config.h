@@ -11,6 +11,9 @@
 
 namespace plat {
 
+// Size limits checked by validate() (and by the command line's options).
+constexpr int kMaxDim = 4096, kMaxLayers = 64, kMaxHeads = 256, kMaxContext = 8192;
+
 struct ModelConfig {
     std::string model = "lm";      // "lm" (byte-level GPT-2 layout) or "vit" (28x28 images)
     int dim = 128;                 // C

@@ -1,5 +1,5 @@
 // nn/models.cpp: the lm (GPT) and the vit (VisionTransformer) of nn/models.h, following
-// ../prompts/model_spec.md exactly: the layouts, the parameter names and the initialization
+// notes/model-spec.md exactly: the layouts, the parameter names and the initialization
 // (notes/05-transformer.md, "The language model", "The vision transformer").
 #include "nn/models.h"
 
@@ -215,6 +215,14 @@ std::unique_ptr<Model> make_model(const ModelConfig& config) {
     config.validate();
     if (config.model == "lm") return std::make_unique<GPT>(config);
     return std::make_unique<VisionTransformer>(config);
+}
+
+int64_t parameter_count(const ModelConfig& c) {
+    const int64_t C = c.dim, L = c.layers;
+    const int64_t block = 12 * C * C + 13 * C + (c.learn_p ? c.heads : 0);
+    if (c.model == "lm") return int64_t(c.vocab()) * C + int64_t(c.context) * C + L * block + 2 * C;
+    const int64_t P = c.patch, N = (28 / P) * (28 / P);
+    return P * P * C + C + C + (N + 1) * C + L * block + 2 * C + int64_t(c.classes()) * C + c.classes();
 }
 
 }  // namespace plat

@@ -51,7 +51,7 @@ public:
     virtual Var forward(const Batch& batch, Trace* trace = nullptr) = 0;
     // Mean cross-entropy of the logits against batch.targets (one per row of logits).
     Var loss(const Var& logits, const Batch& batch) const;
-    // Call after every optimizer step: clamps each learnable p to [1, 4] (model_spec.md).
+    // Call after every optimizer step: clamps each learnable p to [1, 4] (notes/model-spec.md).
     void after_step();
     // Sets the rate of every Dropout layer (0 by default: no dropout).
     void set_dropout(double p);
@@ -110,6 +110,14 @@ public:
 protected:
     void reset_parameters(Generator& gen) override;  // cls_token, pos_embed ~ normal(0, 0.02)
 };
+
+// The number of scalars the configuration's model has, from the formula (no allocation):
+//   per block 12 C^2 + 13 C (+ H with learn_p): c_attn 3C^2 + 3C, c_proj C^2 + C, c_fc 4C^2 + 4C,
+//   mlp c_proj 4C^2 + C, two norms 4C;
+//   lm:  V C + context C + L block + 2 C (ln_f);
+//   vit: P^2 C + C (patch_embed) + C (cls_token) + (N + 1) C (pos_embed) + L block + 2 C + 10 C + 10.
+// load_checkpoint uses it to refuse a file too small for its configuration before building it.
+int64_t parameter_count(const ModelConfig& config);
 
 // Validates the configuration and builds the model it names ("lm" or "vit").
 std::unique_ptr<Model> make_model(const ModelConfig& config);

@@ -17,7 +17,7 @@ std::vector<ParamGroup> make_param_groups(const Module& model, double weight_dec
     ParamGroup decay{"decay", {}, weight_decay}, no_decay{"no_decay", {}, 0.0};
     std::vector<NamedParameter> params = model.named_parameters_with_roles();
     for (const NamedParameter& p : params) {
-        // The two rules of model_spec.md, each written out on its own, so that a parameter
+        // The two rules of notes/model-spec.md, each written out on its own, so that a parameter
         // falling in both or in neither (a new kind of parameter nobody classified) is caught
         // below rather than silently decayed or not.
         bool in_decay = p.var.value().ndim() >= 2 && p.role != ParamRole::embedding;

@@ -18,7 +18,7 @@ struct ParamGroup {
     double weight_decay = 0;
 };
 
-// The two groups of model_spec.md: "decay" = every parameter with ndim >= 2 except embeddings
+// The two groups of notes/model-spec.md: "decay" = every parameter with ndim >= 2 except embeddings
 // (Linear weights); "no_decay" = biases, LayerNorm weights, embeddings (wte, wpe, cls_token,
 // pos_embed) and p. Each rule is evaluated on its own, and the function throws plat::Error
 // unless every parameter of the model falls in exactly one group.

@@ -2,6 +2,10 @@
 # tests/run.sh BUILD: run both doctest programs and close with one summary line
 # ("tests: N passed, M failed") that adds up their test cases. Exits non-zero on any failure.
 build=${1:-build}
+# Idle OpenMP threads sleep instead of spinning. The tests measure no speed, and on a busy 2-core
+# machine spinning threads that wait for a descheduled peer made small suites 10-100x slower.
+# (libgomp reads this when the program starts, so it must be set here, not by the program.)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 status=0
 passed=0
 failed=0

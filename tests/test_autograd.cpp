@@ -250,3 +250,10 @@ TEST_CASE("autograd: gradients do not depend on the thread count") {
         CHECK(same);
     }
 }
+
+TEST_CASE("autograd: an undefined Var is an error, not a crash") {
+    Var undefined;
+    Var x(Tensor::ones(Shape{2}), true);
+    CHECK_THROWS_WITH_AS(add(undefined, x), doctest::Contains("undefined"), Error);
+    CHECK_THROWS_WITH_AS(undefined.shape(), doctest::Contains("undefined"), Error);
+}

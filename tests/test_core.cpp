@@ -582,6 +582,28 @@ TEST_CASE("matmul: gemm's alpha and beta, and beta = 0 ignoring NaN in C") {
         }
 }
 
+TEST_CASE("matmul: gemm_strided works on blocks inside larger matrices, as attention uses it") {
+    // Operands are column blocks of wider row-major matrices (row strides lda, ldb, ldc larger
+    // than the block), like one head's q inside qkv [T, 3C]; C's untouched columns must stay put.
+    Generator gen(107);
+    const int64_t M = 6, N = 5, K = 4, lda = 11, ldb = 9, ldc = 8;
+    for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+            Tensor a = Tensor::uniform(Shape{16 * lda}, gen, -1, 1), b = Tensor::uniform(Shape{16 * ldb}, gen, -1, 1);
+            Tensor c = Tensor::uniform(Shape{M * ldc}, gen, -1, 1), c_ref = c.clone(), c0 = c.clone();
+            gemm_strided(ta, tb, M, N, K, 1, a.data() + 2, lda, b.data() + 3, ldb, real(0.5), c.data() + 1, ldc);
+            gemm_strided_naive(ta, tb, M, N, K, 1, a.data() + 2, lda, b.data() + 3, ldb, real(0.5), c_ref.data() + 1, ldc);
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < ldc; j++) {
+                    int64_t at = i * ldc + j;
+                    if (j < 1 || j >= 1 + N)
+                        REQUIRE(c[at] == c0[at]);  // outside the block: untouched
+                    else  // K products of |values| <= 1 plus 0.5|c|: a (K + 4) eps bound
+                        REQUIRE(std::fabs(c[at] - c_ref[at]) <= (K + 4) * kEps * (K + 1));
+                }
+        }
+}
+
 TEST_CASE("matmul: errors name both shapes") {
     Tensor a(Shape{2, 3}), b(Shape{4, 5});
     std::string e = error_of([&] { matmul(a, b); });
@@ -1109,3 +1131,11 @@ TEST_CASE("threads: PLAT_THREADS parsing") {
 }
 
 }  // TEST_SUITE("core")
+
+TEST_CASE("shape: an element count past 64 bits is refused, not wrapped") {
+    // 2^40 * 2^40 = 2^80 elements: the product would wrap to 0 in int64 arithmetic.
+    const int64_t big = int64_t(1) << 40;
+    CHECK_THROWS_WITH_AS(Shape({big, big}), doctest::Contains("64 bits"), Error);
+    CHECK_THROWS_AS(Shape({big, 1}).with(1, big), Error);
+    CHECK(Shape({big, 0}).numel() == 0);  // a zero dimension is fine next to a large one
+}

@@ -1,4 +1,4 @@
-// tests/test_nn.cpp: the nn/ layer in float: module names and shapes against model_spec.md,
+// tests/test_nn.cpp: the nn/ layer in float: module names and shapes against notes/model-spec.md,
 // initialization statistics, the configuration's JSON and validation, Linear against a loop,
 // SGD and AdamW against closed forms computed here in double, the parameter groups, clipping,
 // the schedule, a tiny training run, and reproducibility from the seed (notes/05-transformer.md).
@@ -108,7 +108,7 @@ TEST_CASE("nn: lm named_parameters are nanoGPT's names and shapes, in order, hea
     for (bool learn_p : {false, true}) {
         CAPTURE(learn_p);
         GPT model(lm_config(C, L, H, context, "plap", {1.5}, learn_p));
-        // Written from model_spec.md; an attention module's own parameter p comes before its
+        // Written from notes/model-spec.md; an attention module's own parameter p comes before its
         // submodules, as in PyTorch's named_parameters().
         NameShape want = {{"transformer.wte.weight", {V, C}}, {"transformer.wpe.weight", {context, C}}};
         for (int l = 0; l < L; l++) {
@@ -329,11 +329,11 @@ TEST_CASE("nn: config validation names the field, the value and the valid range"
     };
     std::vector<Case> cases = {
         {"model", [](ModelConfig& c) { c.model = "cnn"; }, {"model", "cnn", "\"lm\", \"vit\""}},
-        {"dim", [](ModelConfig& c) { c.dim = 0; }, {"dim = 0", "> 0"}},
-        {"layers", [](ModelConfig& c) { c.layers = -1; }, {"layers = -1", "> 0"}},
-        {"heads", [](ModelConfig& c) { c.heads = 0; }, {"heads = 0", "> 0"}},
+        {"dim", [](ModelConfig& c) { c.dim = 0; }, {"dim = 0", "[1, 4096]"}},
+        {"layers", [](ModelConfig& c) { c.layers = -1; }, {"layers = -1", "[1, 64]"}},
+        {"heads", [](ModelConfig& c) { c.heads = 0; }, {"heads = 0", "[1, 256]"}},
         {"dim % heads", [](ModelConfig& c) { c.dim = 30; }, {"dim = 30", "heads = 4", "dim % heads must be 0"}},
-        {"context", [](ModelConfig& c) { c.context = 0; }, {"context = 0", "> 0"}},
+        {"context", [](ModelConfig& c) { c.context = 0; }, {"context = 0", "[1, 8192]"}},
         {"patch", [](ModelConfig& c) { c.model = "vit"; c.patch = 5; }, {"patch = 5", "28 % patch must be 0"}},
         {"patch 0", [](ModelConfig& c) { c.model = "vit"; c.patch = 0; }, {"patch = 0", "> 0"}},
         {"attn", [](ModelConfig& c) { c.attn = "linear"; }, {"attn", "linear", "\"softmax\", \"plap\""}},
@@ -345,6 +345,8 @@ TEST_CASE("nn: config validation names the field, the value and the valid range"
         {"eps", [](ModelConfig& c) { c.eps = 0; }, {"eps = 0", "> 0"}},
         {"eps negative", [](ModelConfig& c) { c.eps = -1e-6; }, {"eps = -1e-06", "> 0"}},
         {"learn_p", [](ModelConfig& c) { c.learn_p = true; }, {"learn_p", "plap"}},
+        {"dim too large", [](ModelConfig& c) { c.dim = 8192; c.heads = 4; }, {"dim = 8192", "[1, 4096]"}},
+        {"layers too many", [](ModelConfig& c) { c.layers = 65; }, {"layers = 65", "[1, 64]"}},
     };
     for (const Case& k : cases) {
         INFO("case: " << k.what);
@@ -379,7 +381,7 @@ TEST_CASE("nn: config from_json names a missing, unexpected or mistyped key") {
                                          {"dim", 32.5, "expected an integer"},
                                          {"p", "two", "expected a number"},
                                          {"p", nlohmann::json::array(), "empty list"},
-                                         {"self", "both", "self = \"both\""},
+                                         {"self", "both", "'both' is not one of"},
                                          {"learn_p", 1, "expected true or false"},
                                          {"seed", -3, "expected an integer >= 0"},
                                          {"patch", 4, "unexpected key \"patch\""},
@@ -828,4 +830,22 @@ TEST_CASE("nn: the same seed gives identical parameters and identical losses; an
     ModelConfig cfg = lm_config(16, 2, 2, 16, "plap", {1.5}, true, 4);
     std::vector<float> l1 = train_pattern(cfg, 8), l2 = train_pattern(cfg, 8);
     CHECK(l1 == l2);
+}
+
+TEST_CASE("nn: parameter_count(config) equals the built model's count") {
+    for (const char* model : {"lm", "vit"})
+        for (bool learn_p : {false, true})
+            for (int dim : {8, 24}) {
+                ModelConfig c;
+                c.model = model;
+                c.dim = dim;
+                c.layers = 3;
+                c.heads = 4;
+                c.context = 10;
+                c.patch = 7;
+                c.attn = "plap";
+                c.learn_p = learn_p;
+                INFO(c.to_json());
+                CHECK(parameter_count(c) == make_model(c)->num_parameters());
+            }
 }
