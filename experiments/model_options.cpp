@@ -13,10 +13,10 @@ void add_model_options(CLI::App* cmd, ModelOptions& o) {
     auto add = [&](CLI::Option* opt) { o.added.push_back(opt->capture_default_str()->group("Model options")); };
     add(cmd->add_option("--model", c.model, "lm (byte-level language model) or vit (28x28 images)")
             ->check(CLI::IsMember({"lm", "vit"})));
-    add(cmd->add_option("--dim", c.dim, "channels C")->check(CLI::Range(1, 4096)));
-    add(cmd->add_option("--layers", c.layers, "transformer blocks L")->check(CLI::Range(1, 64)));
-    add(cmd->add_option("--heads", c.heads, "attention heads H (must divide --dim)")->check(CLI::Range(1, 256)));
-    add(cmd->add_option("--context", c.context, "lm: longest sequence T")->check(CLI::Range(1, 8192)));
+    add(cmd->add_option("--dim", c.dim, "channels C")->check(CLI::Range(1, kMaxDim)));
+    add(cmd->add_option("--layers", c.layers, "transformer blocks L")->check(CLI::Range(1, kMaxLayers)));
+    add(cmd->add_option("--heads", c.heads, "attention heads H (must divide --dim)")->check(CLI::Range(1, kMaxHeads)));
+    add(cmd->add_option("--context", c.context, "lm: longest sequence T")->check(CLI::Range(1, kMaxContext)));
     add(cmd->add_option("--patch", c.patch, "vit: patch side P (must divide 28)")->check(CLI::Range(1, 28)));
     add(cmd->add_option("--attn", c.attn, "softmax or plap (p-Laplacian)")->check(CLI::IsMember({"softmax", "plap"})));
     add(cmd->add_option("--p", o.p, "plap: p in [1, 4], one value or a comma-separated list with one per layer"));
