@@ -5,6 +5,8 @@
 #   make debug       the same programs with -O0 -g, AddressSanitizer, UBSan   (into build-debug/)
 #   make test-debug  the test suites under the sanitizers
 #   make data        install the data packages when missing, prepare data/ (KJV text, Fashion-MNIST)
+#   make fuzz        libFuzzer targets (clang) for the safetensors, idx and config readers,
+#                    FUZZ_SECONDS each (default 120: about 6 min in all)
 #   make deps        install the Debian packages plat needs, when missing
 #   make clean
 # The library is compiled twice: in float (build/f32, the real thing) and with the scalar type
@@ -42,7 +44,7 @@ ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
-.PHONY: all test demo debug test-debug deps data clean
+.PHONY: all test demo debug test-debug deps data fuzz clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -88,7 +90,12 @@ debug:
 test-debug: deps
 	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O0 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
 
+FUZZ_SECONDS ?= 120
+fuzz:
+	@dpkg -s clang >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang; }
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-debug
+	rm -rf build build-debug build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

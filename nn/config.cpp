@@ -91,7 +91,11 @@ const json& required(const json& j, const char* key) {
 
 int get_int(const json& j, const char* key) {
     const json& v = required(j, key);
-    if (!v.is_number_integer() || v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX)
+    // An unsigned value above INT64_MAX would wrap to a negative int64_t: test it as unsigned.
+    bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(INT32_MAX)
+                    : v.is_number_integer() ? v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX
+                                            : false;
+    if (!in_range)
         fail("config JSON: \"{}\" is {}; expected an integer", key, v.dump());
     return v.get<int>();
 }
@@ -110,6 +114,10 @@ std::string get_string(const json& j, const char* key) {
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const std::string& text) {
+    // A configuration is a few hundred bytes; one from a file is untrusted, so a huge text is
+    // refused before it is parsed (a 20 MB list of p values once cost 444 MB to parse).
+    if (text.size() > 65536)
+        fail("config JSON: {} bytes is far longer than a configuration (at most 64 KiB)", text.size());
     json j;
     try {
         // The configuration may come from an untrusted file: refuse nesting (a valid
