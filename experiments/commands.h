@@ -8,5 +8,9 @@ namespace plat {
 void register_mlp_demo(CLI::App& app);  // experiments/mlp_demo.cpp
 void register_inspect(CLI::App& app);   // experiments/inspect.cpp
 void register_attention(CLI::App& app); // experiments/attention_cmd.cpp
+void register_bench(CLI::App& app);     // experiments/bench.cpp
+void register_train(CLI::App& app);     // experiments/train_cmd.cpp
+void register_eval(CLI::App& app);      // experiments/train_cmd.cpp
+void register_sample(CLI::App& app);    // experiments/train_cmd.cpp
 
 }  // namespace plat

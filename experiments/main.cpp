@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
     plat::register_mlp_demo(app);
     plat::register_inspect(app);
     plat::register_attention(app);
+    plat::register_bench(app);
+    plat::register_train(app);
+    plat::register_eval(app);
+    plat::register_sample(app);
     try {
         plat::init_threads_from_env();
         app.parse(argc, argv);  // runs the chosen command's callback

@@ -1,0 +1,647 @@
+// experiments/bench.cpp: `plat bench`, the performance measurement (notes/07-performance.md). It
+// times full training steps (forward, loss, zero_grad, backward, clip, AdamW) of three fixed model
+// sizes with softmax and p-Laplacian attention on synthetic inputs, counts the model's matmul FLOPs
+// analytically, measures this machine's sgemm rate as the ceiling, and breaks a step down by operation.
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "core/kernels.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "experiments/commands.h"
+#include "nn/attention.h"
+#include "nn/models.h"
+#include "nn/optim.h"
+
+namespace plat {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// ---- the fixed configurations (notes/07, "What is timed") ---------------------------------------
+
+struct BenchCase {
+    std::string name;  // lm-s | lm-m | vit-s
+    ModelConfig config;
+    int64_t batch;     // B
+};
+
+const std::vector<std::string> kCaseNames = {"lm-s", "lm-m", "vit-s"};
+
+// p = 1.5 with the "unit" self term for plap; the seed is fixed so every run builds the same model.
+BenchCase make_case(const std::string& name, const std::string& attn) {
+    BenchCase c;
+    c.name = name;
+    ModelConfig& m = c.config;
+    m.attn = attn;
+    m.p = {attn == "plap" ? 1.5 : 2.0};
+    m.self = SelfTerm::unit;
+    m.seed = 1;
+    if (name == "lm-s") {
+        m.model = "lm", m.dim = 128, m.layers = 4, m.heads = 4, m.context = 128;
+        c.batch = 32;
+    } else if (name == "lm-m") {
+        m.model = "lm", m.dim = 256, m.layers = 6, m.heads = 8, m.context = 256;
+        c.batch = 16;
+    } else if (name == "vit-s") {
+        m.model = "vit", m.dim = 128, m.layers = 4, m.heads = 4, m.patch = 4;
+        c.batch = 128;
+    } else {
+        fail("bench: unknown configuration '{}'; expected lm-s, lm-m or vit-s", name);
+    }
+    m.validate();
+    return c;
+}
+
+// Tokens per sequence as the blocks see them: lm T = context; vit T = N + 1 (the class token).
+int64_t tokens_per_item(const ModelConfig& m) {
+    if (m.model == "lm") return m.context;
+    int64_t G = 28 / m.patch;
+    return G * G + 1;
+}
+
+// ---- FLOPs, counted analytically (notes/07, "Counting FLOPs") -------------------------------------
+// Only matrix products are counted: a product [M, K] x [K, N] costs 2 M N K forward, and its
+// backward costs 2 M N K for each operand that needs a gradient (dA = dC B^T, dB = A^T dC).
+// Per block, with R = B T rows: qkv 2 R C 3C, proj 2 R C C, fc 2 R C 4C, fc_out 2 R 4C C, in all
+// 24 R C^2; attention's s = q k^T and out = A v over the full T x T square (both implementations
+// compute the whole square even when causal), 2 * 2 B H T T D = 4 B T^2 C, and its backward needs
+// four such products (dA, dv, dq, dk), twice the forward. lm head (tied to wte): 2 R C V.
+// vit: patch embedding 2 B N P^2 C with no gradient for the pixels (backward 1x), head 2 B C 10.
+// Layer norm, softmax, GELU, the p-Laplacian distances and the optimizer are not counted.
+struct Flops {
+    double forward = 0, backward = 0;
+    double step() const { return forward + backward; }
+};
+
+Flops model_flops(const ModelConfig& m, int64_t B) {
+    const double C = m.dim, L = m.layers, T = double(tokens_per_item(m)), R = double(B) * T;
+    Flops f;
+    const double block = 24 * R * C * C + 4 * double(B) * T * T * C;
+    f.forward = L * block;
+    f.backward = 2 * L * block;
+    if (m.model == "lm") {
+        const double head = 2 * R * C * m.vocab();
+        f.forward += head;
+        f.backward += 2 * head;
+    } else {
+        const double P2 = double(m.patch) * m.patch, N = T - 1;
+        const double patch = 2 * double(B) * N * P2 * C, head = 2 * double(B) * C * m.classes();
+        f.forward += patch + head;
+        f.backward += patch + 2 * head;
+    }
+    return f;
+}
+
+// ---- the sgemm ceiling -------------------------------------------------------------------------------
+// The rate of one large square sgemm, C = A B with n = 2048 by default, through the same gemm()
+// and the same threads as the model: the best a matmul-bound step could approach on this machine.
+// The median of `reps` calls after one warm-up call.
+double measure_sgemm_gflops(int64_t n, int reps) {
+    Generator gen(7);
+    Tensor a = Tensor::randn({n, n}, gen), b = Tensor::randn({n, n}, gen), c({n, n});
+    gemm(false, false, n, n, n, 1, a.data(), b.data(), 0, c.data());  // warm-up: OpenBLAS buffers, caches
+    std::vector<double> t;
+    for (int r = 0; r < reps; r++) {
+        auto t0 = Clock::now();
+        gemm(false, false, n, n, n, 1, a.data(), b.data(), 0, c.data());
+        t.push_back(seconds_since(t0));
+    }
+    std::sort(t.begin(), t.end());
+    return 2.0 * double(n) * n * n / t[t.size() / 2] / 1e9;
+}
+
+// ---- memory ----------------------------------------------------------------------------------------
+// Peak resident set of this process so far (getrusage's ru_maxrss, in KiB on Linux), and the
+// current resident set (/proc/self/statm, in pages).
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0;
+}
+
+double current_rss_mb() {
+    long pages = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+long minor_faults() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+// CPU seconds (user + system, kernel page faults included) this process has used, all threads
+// together. Over a timed stretch, cpu / (wall * threads) near 1 means the threads had the cores; well
+// below 1 means they waited (blocked, or descheduled because other programs shared the machine). On
+// one thread the CPU time of a step is the measure least disturbed by other programs.
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// The 1-minute load average: how busy the machine was with other work while we measured.
+double load_average() {
+    double l = -1;
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+        if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+        std::fclose(f);
+    }
+    return l;
+}
+
+// ---- synthetic inputs ------------------------------------------------------------------------------
+// lm: B x T random bytes and random targets; vit: standard-normal pixels and random labels. The values
+// do not change the work done (no data-dependent branches in the step), so one fixed batch is reused.
+Batch synthetic_batch(const BenchCase& c) {
+    Generator gen(11);
+    const ModelConfig& m = c.config;
+    if (m.model == "lm") {
+        const int64_t n = c.batch * m.context;
+        std::vector<int64_t> x(n), y(n);
+        for (int64_t i = 0; i < n; i++) x[i] = gen.randint(m.vocab()), y[i] = gen.randint(m.vocab());
+        return Batch::lm(c.batch, m.context, std::move(x), std::move(y));
+    }
+    std::vector<int64_t> labels(c.batch);
+    for (auto& l : labels) l = gen.randint(m.classes());
+    return Batch::vit(Tensor::randn({c.batch, 1, 28, 28}, gen), std::move(labels));
+}
+
+// ---- one training step, exactly as a training loop does it (nn/models.h) -------------------------------
+
+// --experiment free-grads measures a change proposed for autograd/var.cpp (notes/07, "Memory"):
+// release each intermediate node's gradient as soon as its backward has run (PyTorch keeps no
+// gradient of non-leaf tensors either). It wraps every backward closure below `root`.
+void free_grads_after_use(const Var& root) {
+    for (Node* n : reverse_topological_order(root.node().get())) {
+        if (!n->backward) continue;  // leaves (parameters) keep their gradients
+        n->backward = [inner = std::move(n->backward)](Node& self) {
+            inner(self);
+            self.grad = Tensor();
+        };
+    }
+}
+
+struct Trainer {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<AdamW> opt;
+    std::vector<Var> params;
+    bool free_grads = false;  // --experiment free-grads
+
+    explicit Trainer(const ModelConfig& m) : model(make_model(m)) {
+        opt = std::make_unique<AdamW>(make_param_groups(*model, 0.1), 1e-3);
+        params = model->parameters();
+    }
+
+    // Seconds for one step. The graph (every activation and intermediate gradient) is released
+    // inside the timed region, as it would be at the end of a loop iteration.
+    double step(const Batch& batch) {
+        auto t0 = Clock::now();
+        {
+            Var logits = model->forward(batch);
+            Var loss = model->loss(logits, batch);
+            opt->zero_grad();
+            if (free_grads) free_grads_after_use(loss);
+            loss.backward();
+        }
+        clip_grad_norm(params, 1.0);
+        opt->step();
+        model->after_step();
+        return seconds_since(t0);
+    }
+};
+
+// ---- the per-operation breakdown (notes/07, "Where the time goes") -------------------------------------
+// The model's forward is replayed here call by call, with the same layer members and the same autograd
+// operations as GPT::forward and VisionTransformer::forward (nn/models.cpp, nn/layers.cpp), each call
+// timed and its output node labelled. Before backward, every node's backward closure is wrapped by one
+// that times it and adds the time to the node's label. The replay is checked to give bitwise the same
+// loss as model->forward (run_case), so it measures the real graph, not a model of it.
+
+struct Slot {
+    double fwd = 0, bwd = 0;              // wall seconds, summed over the profiled steps
+    double cpu = 0;                       // process CPU seconds (all threads), forward and backward
+    double fwd_flops = 0, bwd_flops = 0;  // matmul FLOPs, summed likewise
+    int calls = 0;                        // forward calls per step
+};
+
+class Profiler {
+public:
+    Slot& slot(const std::string& label) {
+        auto [it, inserted] = slots_.try_emplace(label);
+        if (inserted) order_.push_back(label);
+        return it->second;
+    }
+
+    // Runs f (one autograd operation), adds its time to `label` and remembers which label its node has.
+    Var call(const std::string& label, const std::function<Var()>& f, double flops = 0, double bwd_flops = 0) {
+        auto t0 = Clock::now();
+        const double c0 = cpu_seconds();
+        Var out = f();
+        Slot& s = slot(label);
+        s.fwd += seconds_since(t0);
+        s.cpu += cpu_seconds() - c0;
+        s.fwd_flops += flops;
+        s.bwd_flops += bwd_flops;
+        s.calls++;
+        if (out.node()) label_of_[out.node().get()] = &s;
+        return out;
+    }
+
+    // x [..., K] @ w^T, w [N, K] (Linear's product), with its FLOPs: 2 R N K forward, and the same
+    // again for each operand needing a gradient.
+    Var matmul_wt(const std::string& label, const Var& x, const Var& w) {
+        const double R = double(x.value().numel() / x.shape()[-1]), K = double(x.shape()[-1]), N = double(w.shape()[0]);
+        const double f = 2 * R * N * K;
+        const double fb = f * ((x.requires_grad() ? 1 : 0) + (w.requires_grad() ? 1 : 0));
+        return call(label, [&] { return matmul(x, w, false, true); }, f, fb);
+    }
+
+    Var linear(const std::string& label, const Linear& lin, const Var& x) {
+        Var y = matmul_wt(label, x, lin.weight);
+        return call("bias add (broadcast [N,out] + [out])", [&] { return add(y, lin.bias); });
+    }
+
+    // Wraps every node's backward closure in the graph below `root` with a timer.
+    void wrap_backward(const Var& root) {
+        for (Node* n : reverse_topological_order(root.node().get())) {
+            if (!n->backward) continue;
+            auto it = label_of_.find(n);
+            Slot* s = it != label_of_.end() ? it->second : &slot(std::string("unlabelled ") + n->op);
+            n->backward = [inner = std::move(n->backward), s](Node& self) {
+                auto t0 = Clock::now();
+                const double c0 = cpu_seconds();
+                inner(self);
+                s->bwd += seconds_since(t0);
+                s->cpu += cpu_seconds() - c0;
+            };
+        }
+        label_of_.clear();  // the nodes die with the graph; their addresses may be reused
+    }
+
+    const std::vector<std::string>& order() const { return order_; }
+    const Slot& at(const std::string& label) const { return slots_.at(label); }
+
+private:
+    std::map<std::string, Slot> slots_;  // std::map: the Slot addresses stay valid as labels are added
+    std::vector<std::string> order_;     // labels in first-use order, for printing
+    std::unordered_map<const Node*, Slot*> label_of_;
+};
+
+constexpr const char* kAdd = "residual add";
+constexpr const char* kNorm = "layer_norm";
+constexpr const char* kGelu = "gelu";
+
+// Attention FLOPs as counted in model_flops: 4 B T^2 C forward, twice that backward.
+Var profiled_attention(Profiler& prof, const SelfAttention& attn, const Var& qkv) {
+    const double B = double(qkv.shape()[0]), T = double(qkv.shape()[1]), C = double(qkv.shape()[2] / 3);
+    const double f = 4 * B * T * T * C;
+    const std::string label = attn.plap ? "plap_attention op" : "softmax_attention op";
+    return prof.call(
+        label,
+        [&] {
+            return attn.plap ? plap_attention(qkv, attn.p, attn.heads, attn.causal, attn.self, real(attn.eps))
+                             : softmax_attention(qkv, attn.heads, attn.causal);
+        },
+        f, 2 * f);
+}
+
+// Block::forward, call by call: x = x + attn(norm1(x)); x = x + mlp(norm2(x)). Dropout is off (p = 0).
+Var profiled_block(Profiler& prof, const Block& blk, const Var& x) {
+    Var a = prof.call(kNorm, [&] { return blk.norm1.forward(x); });
+    Var qkv = prof.linear("matmul qkv    [BT,C]x[C,3C]", blk.attn.qkv, a);
+    Var y = profiled_attention(prof, blk.attn, qkv);
+    Var proj = prof.linear("matmul proj   [BT,C]x[C,C]", blk.attn.proj, y);
+    Var h = prof.call(kAdd, [&] { return add(x, proj); });
+    Var b = prof.call(kNorm, [&] { return blk.norm2.forward(h); });
+    Var fc = prof.linear("matmul fc     [BT,C]x[C,4C]", blk.mlp.fc, b);
+    Var g = prof.call(kGelu, [&] { return blk.mlp.act.forward(fc); });
+    Var out = prof.linear("matmul fc_out [BT,4C]x[4C,C]", blk.mlp.fc_out, g);
+    return prof.call(kAdd, [&] { return add(h, out); });
+}
+
+// GPT::forward and VisionTransformer::forward, call by call; returns the loss.
+Var profiled_loss(Profiler& prof, Model& model, const Batch& batch) {
+    Var x, logits;
+    if (auto* gpt = dynamic_cast<GPT*>(&model)) {
+        const int64_t B = batch.B, T = batch.T;
+        std::vector<int64_t> positions(T);
+        for (int64_t t = 0; t < T; t++) positions[t] = t;
+        Var tok = prof.call("embedding (wte, wpe, tok+pos)", [&] { return gpt->wte.forward(batch.tokens, Shape{B, T}); });
+        Var pos = prof.call("embedding (wte, wpe, tok+pos)", [&] { return gpt->wpe.forward(positions, Shape{T}); });
+        x = prof.call("embedding (wte, wpe, tok+pos)", [&] { return add(tok, pos); });
+        for (auto& blk : gpt->h) x = profiled_block(prof, *blk, x);
+        x = prof.call(kNorm, [&] { return gpt->ln_f.forward(x); });
+        logits = prof.matmul_wt("matmul head   [BT,C]x[C,V]", x, gpt->wte.weight);
+    } else {
+        auto& vit = dynamic_cast<VisionTransformer&>(model);
+        const int64_t B = batch.images.size(0), C = vit.config().dim;
+        const std::string embed = "patch embed (patchify, proj, cls, pos)";
+        Var patches = prof.call(embed, [&] { return Var(patchify(batch.images, vit.patch_embed.patch)); });
+        Var pe = prof.matmul_wt(embed, patches, vit.patch_embed.proj.weight);
+        pe = prof.call(embed, [&] { return add(pe, vit.patch_embed.proj.bias); });
+        Var cls = prof.call(embed, [&] { return add(Var(Tensor::zeros(Shape{B, 1, C})), vit.cls_token); });
+        x = prof.call(embed, [&] { return concat({cls, pe}, 1); });
+        x = prof.call(embed, [&] { return add(x, vit.pos_embed); });
+        for (auto& blk : vit.blocks) x = profiled_block(prof, *blk, x);
+        x = prof.call(kNorm, [&] { return vit.norm.forward(x); });
+        Var first = prof.call("head (slice, linear)", [&] { return slice(x, 1, 0, 1); });  // token 0, [B, 1, C]
+        Var cls_out = prof.call("head (slice, linear)", [&] { return reshape(first, Shape{B, C}); });
+        logits = prof.matmul_wt("head (slice, linear)", cls_out, vit.head.weight);
+        logits = prof.call("head (slice, linear)", [&] { return add(logits, vit.head.bias); });
+    }
+    return prof.call("cross_entropy", [&] { return model.loss(logits, batch); });
+}
+
+// One profiled training step: the same sequence as Trainer::step, each phase timed into `prof`.
+double profiled_step(Profiler& prof, Trainer& tr, const Batch& batch) {
+    auto phase = [&](const char* label, const std::function<void()>& f) {
+        auto t0 = Clock::now();
+        const double c0 = cpu_seconds();
+        f();
+        Slot& s = prof.slot(label);
+        s.fwd += seconds_since(t0);
+        s.cpu += cpu_seconds() - c0;
+    };
+    auto t0 = Clock::now();
+    {
+        Var loss = profiled_loss(prof, *tr.model, batch);
+        phase("zero_grad", [&] { tr.opt->zero_grad(); });
+        if (tr.free_grads) free_grads_after_use(loss);
+        prof.wrap_backward(loss);
+        phase("(backward total)", [&] { loss.backward(); });
+        // Releasing the graph frees every activation and intermediate gradient.
+        phase("graph release (free activations)", [&] { loss = Var(); });
+    }
+    phase("clip_grad_norm", [&] { clip_grad_norm(tr.params, 1.0); });
+    phase("AdamW step", [&] {
+        tr.opt->step();
+        tr.model->after_step();
+    });
+    return seconds_since(t0);
+}
+
+// ---- one case ----------------------------------------------------------------------------------------
+
+struct BenchOptions {
+    std::string config = "all";
+    std::string attn = "both";
+    int steps = 10;
+    int warmup = 2;
+    int profile_steps = 2;
+    int64_t sgemm_size = 2048;
+    double sgemm_gflops = 0;  // given by the parent process to its children; 0: measure here
+    bool json = false;
+    std::string experiment = "none";  // none | free-grads
+};
+
+json run_case(const BenchCase& c, const BenchOptions& o) {
+    const double base_rss = current_rss_mb();
+    Trainer tr(c.config);
+    tr.free_grads = o.experiment == "free-grads";
+    if (tr.model->num_parameters() <= 0) fail("bench: the model has no parameters");
+    const Batch batch = synthetic_batch(c);
+
+    // The profiled replay must compute exactly what model->forward computes.
+    {
+        NoGradGuard no_grad;
+        Profiler scratch;
+        const real plain = tr.model->loss(tr.model->forward(batch), batch).item();
+        const real replay = profiled_loss(scratch, *tr.model, batch).item();
+        if (plain != replay)
+            fail("bench: the profiled forward gives loss {} but model->forward gives {}; experiments/bench.cpp "
+                 "profiled_loss no longer mirrors nn/models.cpp",
+                 double(replay), double(plain));
+    }
+
+    for (int i = 0; i < o.warmup; i++) tr.step(batch);
+    std::vector<double> times;
+    const long faults0 = minor_faults();
+    const double cpu0 = cpu_seconds(), load0 = load_average();
+    for (int i = 0; i < o.steps; i++) times.push_back(tr.step(batch));
+    const double faults_per_step = double(minor_faults() - faults0) / o.steps;
+    double wall = 0;
+    for (double t : times) wall += t;
+    const double cpu_steps = cpu_seconds() - cpu0;
+    const double cpu_util = cpu_steps / (wall * get_num_threads());
+    const double load = std::max(load0, load_average());
+    std::vector<double> sorted = times;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+
+    Profiler prof;
+    double profiled_total = 0;
+    for (int i = 0; i < o.profile_steps; i++) profiled_total += profiled_step(prof, tr, batch);
+    const double peak = peak_rss_mb();  // before the sgemm below allocates its matrices
+
+    const Flops flops = model_flops(c.config, c.batch);
+    // The FLOPs the replay counted call by call must agree with the formula.
+    if (o.profile_steps > 0) {
+        double counted = 0;
+        for (const std::string& l : prof.order()) counted += prof.at(l).fwd_flops + prof.at(l).bwd_flops;
+        counted /= o.profile_steps;
+        if (std::abs(counted - flops.step()) > 1e-9 * flops.step())
+            fail("bench: the FLOPs counted per call ({}) differ from model_flops ({}); fix one of them", counted,
+                 flops.step());
+    }
+    const double sgemm = o.sgemm_gflops > 0 ? o.sgemm_gflops : measure_sgemm_gflops(o.sgemm_size, 5);
+    const double gflops = flops.step() / median / 1e9;
+    const int64_t items = c.config.model == "lm" ? c.batch * c.config.context : c.batch;
+
+    json j;
+    j["framework"] = "plat";
+    j["config"] = c.name;
+    j["attn"] = c.config.attn;
+    j["threads"] = get_num_threads();
+    j["batch"] = c.batch;
+    j["steps"] = o.steps;
+    j["step_s"] = median;
+    j["step_min_s"] = sorted.front();
+    j["step_max_s"] = sorted.back();
+    j["throughput"] = double(items) / median;
+    j["throughput_unit"] = c.config.model == "lm" ? "tokens/s" : "images/s";
+    j["peak_rss_mb"] = peak;
+    j["base_rss_mb"] = base_rss;
+    j["gflop_per_step"] = flops.step() / 1e9;
+    j["gflops"] = gflops;
+    j["sgemm_gflops"] = sgemm;
+    j["fraction"] = gflops / sgemm;
+    j["minor_faults_per_step"] = faults_per_step;
+    j["cpu_util"] = cpu_util;
+    j["cpu_s_per_step"] = cpu_steps / o.steps;
+    j["load_avg"] = load;
+    j["params"] = tr.model->num_parameters();
+    j["experiment"] = o.experiment;
+    if (o.profile_steps > 0) {
+        json bd = json::array();
+        for (const std::string& l : prof.order()) {
+            const Slot& s = prof.at(l);
+            json e;
+            e["op"] = l;
+            e["calls"] = s.calls / o.profile_steps;
+            e["fwd_ms"] = 1e3 * s.fwd / o.profile_steps;
+            e["bwd_ms"] = 1e3 * s.bwd / o.profile_steps;
+            e["cpu_ms"] = 1e3 * s.cpu / o.profile_steps;
+            if (s.fwd_flops > 0) e["fwd_gflops"] = s.fwd_flops / s.fwd / 1e9;
+            if (s.bwd_flops > 0 && s.bwd > 0) e["bwd_gflops"] = s.bwd_flops / s.bwd / 1e9;
+            bd.push_back(e);
+        }
+        j["profile_steps"] = o.profile_steps;
+        j["profiled_step_s"] = profiled_total / o.profile_steps;
+        j["breakdown"] = bd;
+    }
+    return j;
+}
+
+// ---- output ----------------------------------------------------------------------------------------------
+
+void print_breakdown(const json& j) {
+    if (!j.contains("breakdown")) return;
+    const double step_ms = 1e3 * j["profiled_step_s"].get<double>();
+    fmt::print("  where the time goes (mean of {} profiled steps; one took {:.1f} ms wall; cpu = process CPU time, "
+               "all threads):\n",
+               j["profile_steps"].get<int>(), step_ms);
+    fmt::print("    {:<40} {:>5} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}\n", "operation", "calls", "fwd ms", "bwd ms",
+               "total ms", "%step", "cpu ms", "fwd GF/s", "bwd GF/s");
+    double nodes_ms = 0, total_ms = 0;
+    for (const json& e : j["breakdown"]) {
+        const std::string op = e["op"];
+        const double f = e["fwd_ms"], b = e["bwd_ms"], c = e["cpu_ms"];
+        if (op == "(backward total)") {  // printed below as what the nodes' own times leave over
+            total_ms = f;
+            continue;
+        }
+        nodes_ms += b;
+        auto rate = [&](const char* key) {
+            return e.contains(key) ? fmt::format("{:9.1f}", e[key].get<double>()) : std::string(9, ' ');
+        };
+        fmt::print("    {:<40} {:>5} {:9.2f} {:9.2f} {:9.2f} {:5.1f}% {:9.2f} {} {}\n", op, e["calls"].get<int>(), f, b,
+                   f + b, 100 * (f + b) / step_ms, c, rate("fwd_gflops"), rate("bwd_gflops"));
+    }
+    // The engine's own work: the topological sort, clearing old gradients, the seed.
+    const double engine = total_ms - nodes_ms;
+    fmt::print("    {:<40} {:>5} {:9.2f} {:9.2f} {:9.2f} {:5.1f}%\n", "backward engine (sort, seed, bookkeeping)", "",
+               0.0, engine, engine, 100 * engine / step_ms);
+}
+
+void print_text(const json& j) {
+    fmt::print("{} {} ({} threads, B = {}, {} params): step {:.1f} ms (median of {}; min {:.1f}, max {:.1f}), "
+               "{:.0f} {}\n",
+               j["config"].get<std::string>(), j["attn"].get<std::string>(), j["threads"].get<int>(),
+               j["batch"].get<int64_t>(), j["params"].get<int64_t>(), 1e3 * j["step_s"].get<double>(),
+               j["steps"].get<int>(), 1e3 * j["step_min_s"].get<double>(), 1e3 * j["step_max_s"].get<double>(),
+               j["throughput"].get<double>(), j["throughput_unit"].get<std::string>());
+    fmt::print("  {:.2f} GFLOP/step (matmuls), {:.1f} GFLOP/s = {:.0f}% of sgemm {:.1f} GFLOP/s; peak RSS {:.0f} MB "
+               "(process start {:.0f} MB); {:.0f} minor page faults per step\n"
+               "  CPU use {:.0f}% of {} threads x wall time; load average {:.2f} (other programs share the cores when "
+               "it exceeds the thread count)\n",
+               j["gflop_per_step"].get<double>(), j["gflops"].get<double>(), 100 * j["fraction"].get<double>(),
+               j["sgemm_gflops"].get<double>(), j["peak_rss_mb"].get<double>(), j["base_rss_mb"].get<double>(),
+               j["minor_faults_per_step"].get<double>(), 100 * j["cpu_util"].get<double>(), j["threads"].get<int>(),
+               j["load_avg"].get<double>());
+    print_breakdown(j);
+}
+
+// Runs this same program on one case in a fresh process, so that its peak RSS is that case's alone,
+// and returns the JSON line it prints.
+json run_case_in_child(const std::string& name, const std::string& attn, const BenchOptions& o) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) fail("bench: cannot find this program's path (/proc/self/exe) to run a case in a fresh process");
+    self[n] = '\0';
+    const std::string cmd = fmt::format("'{}' bench --json --config {} --attn {} --steps {} --warmup {} "
+                                        "--profile-steps {} --sgemm-gflops {} --experiment {}",
+                                        self, name, attn, o.steps, o.warmup, o.profile_steps, o.sgemm_gflops,
+                                        o.experiment);
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) fail("bench: could not start '{}'", cmd);
+    std::string out;
+    char buf[4096];
+    while (size_t k = std::fread(buf, 1, sizeof(buf), pipe)) out.append(buf, k);
+    const int status = pclose(pipe);
+    if (status != 0) fail("bench: the case {} {} failed in its own process (status {}); run it alone: {}", name, attn, status, cmd);
+    return json::parse(out);
+}
+
+void run_bench(BenchOptions o) {
+    std::vector<std::string> names = o.config == "all" ? kCaseNames : std::vector<std::string>{o.config};
+    std::vector<std::string> attns =
+        o.attn == "both" ? std::vector<std::string>{"softmax", "plap"} : std::vector<std::string>{o.attn};
+    auto emit = [&](const json& j) {
+        if (o.json)
+            fmt::print("{}\n", j.dump());
+        else
+            print_text(j);
+        std::fflush(stdout);
+    };
+    if (names.size() * attns.size() == 1) {  // one case: this process is its fresh process
+        emit(run_case(make_case(names[0], attns[0]), o));
+        return;
+    }
+    if (o.sgemm_gflops <= 0) o.sgemm_gflops = measure_sgemm_gflops(o.sgemm_size, 5);
+    if (!o.json)
+        fmt::print("sgemm {}^3: {:.1f} GFLOP/s on {} threads; each case runs in a fresh process\n", o.sgemm_size,
+                   o.sgemm_gflops, get_num_threads());
+    for (const std::string& name : names)
+        for (const std::string& attn : attns) emit(run_case_in_child(name, attn, o));
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+    auto o = std::make_shared<BenchOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "bench", "Time training steps of fixed model sizes (softmax and p-Laplacian attention), with FLOP rates, "
+                 "memory and a per-operation breakdown (notes/07-performance.md)");
+    cmd->add_option("--config", o->config, "lm-s | lm-m | vit-s | all")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"lm-s", "lm-m", "vit-s", "all"}));
+    cmd->add_option("--attn", o->attn, "softmax | plap | both")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"softmax", "plap", "both"}));
+    cmd->add_option("--steps", o->steps, "timed steps (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100000));
+    cmd->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str()->check(CLI::Range(0, 100000));
+    cmd->add_option("--profile-steps", o->profile_steps, "extra steps timed operation by operation (0: no breakdown)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
+    cmd->add_option("--sgemm-size", o->sgemm_size, "n of the n x n x n sgemm that sets the ceiling")
+        ->capture_default_str()
+        ->check(CLI::Range(64, 8192));
+    cmd->add_option("--sgemm-gflops", o->sgemm_gflops, "use this sgemm rate instead of measuring it")->group("");
+    cmd->add_flag("--json", o->json, "one JSON object per line per case instead of text");
+    cmd->add_option("--experiment", o->experiment,
+                    "none, or free-grads: release each intermediate gradient once its backward has run (a proposed "
+                    "autograd change, measured)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"none", "free-grads"}));
+    cmd->callback([o] { run_bench(*o); });
+}
+
+}  // namespace plat

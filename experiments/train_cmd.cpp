@@ -1,0 +1,350 @@
+// experiments/train_cmd.cpp: `plat train lm|vit|synthetic`, `plat eval` and `plat sample`.
+// The training loop itself is experiments/train.cpp (Trainer); this file turns the command line
+// into a configuration and options, decides the run directory, handles --resume, and maps an
+// interrupted run to exit code 128 + signal (130 for Ctrl-C).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include <fmt/core.h>
+
+#include "autograd/var.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "datasets/files.h"
+#include "experiments/commands.h"
+#include "experiments/model_options.h"
+#include "experiments/train.h"
+#include "nn/checkpoint.h"
+
+namespace plat {
+
+namespace {
+
+// A training option on the command line, with what --resume needs: whether it was given, how
+// to copy it from the command line's options into the saved ones, and how to show it.
+struct GivenOption {
+    CLI::Option* option;
+    std::function<void(TrainOptions& to, const TrainOptions& from)> copy;
+    std::function<std::string(const TrainOptions&)> show;
+    bool changes_numbers;  // true when a new value makes the losses differ from an uninterrupted run
+};
+
+struct TrainCommand {
+    std::string task;
+    ModelOptions model;
+    TrainOptions train;
+    std::string resume;
+    std::vector<GivenOption> options;      // training options that may change on --resume
+    std::vector<CLI::Option*> task_options;  // synthetic task options: fixed for a run
+    CLI::Option* run = nullptr;
+    CLI::Option* data = nullptr;
+    CLI::App* cmd = nullptr;
+};
+
+template <typename T>
+CLI::Option* add_train_option(TrainCommand& c, const std::string& flag, T TrainOptions::*field,
+                              const std::string& help, const CLI::Validator& check, bool changes_numbers) {
+    CLI::Option* opt =
+        c.cmd->add_option(flag, c.train.*field, help)->capture_default_str()->check(check)->group("Training options");
+    c.options.push_back({opt, [field](TrainOptions& to, const TrainOptions& from) { to.*field = from.*field; },
+                         [field](const TrainOptions& o) { return fmt::format("{}", o.*field); }, changes_numbers});
+    return opt;
+}
+
+std::string checkpoint_dir(const std::string& checkpoint) {
+    std::string dir = std::filesystem::path(checkpoint).parent_path().string();
+    return dir.empty() ? "." : dir;
+}
+
+// The options and configuration of a run to start or continue, then the run itself. Returns
+// the process's exit code: 0 when finished, 128 + signal when stopped by SIGINT or SIGTERM.
+int run_train(TrainCommand& c) {
+    const std::string expected_model = c.task == "vit" ? "vit" : "lm";
+    ModelConfig config;
+    TrainOptions options;
+    std::unique_ptr<ResumePoint> resume;
+    if (!c.resume.empty()) {
+        if (any_model_option_given(c.model))
+            throw CLI::ValidationError("--resume", "the model comes from the checkpoint; drop the model options "
+                                                   "(--model, --dim, --attn, ...)");
+        for (CLI::Option* opt : c.task_options)
+            if (opt->count() > 0)
+                throw CLI::ValidationError(opt->get_name(), "the synthetic task is fixed for a run; drop it with --resume");
+        resume = std::make_unique<ResumePoint>(read_resume_point(c.resume));
+        config = resume->checkpoint.config;
+        options = resume->progress.options;
+        if (options.task != c.task)
+            throw CLI::ValidationError("task", fmt::format("checkpoint '{}' is from a `plat train {}` run; use `plat train {} "
+                                                           "--resume {}`",
+                                                           resume->path, options.task, options.task, c.resume));
+        // Options given now replace the saved ones; the others continue as they were.
+        std::vector<std::string> changed;
+        bool same_numbers = true;
+        for (const GivenOption& g : c.options) {
+            if (g.option->count() == 0) continue;
+            std::string before = g.show(options);
+            g.copy(options, c.train);
+            if (g.show(options) != before) {
+                changed.push_back(fmt::format("{} {} -> {}", g.option->get_name(), before, g.show(options)));
+                same_numbers = same_numbers && !g.changes_numbers;
+            }
+        }
+        // The run directory is where the checkpoint is (it may have been moved), unless --run says.
+        options.run = c.run->count() > 0 ? c.train.run : checkpoint_dir(resume->path);
+        options.data = c.data->count() > 0 ? c.train.data : options.data;
+        std::string changes;
+        for (const std::string& change : changed) changes += (changes.empty() ? "" : ", ") + change;
+        if (!changed.empty())
+            fmt::print("note: resuming with {}{}\n", changes,
+                       same_numbers ? "" : " (so the losses will differ from those of an uninterrupted run)");
+        if (c.run->count() > 0 && checkpoint_dir(resume->path) != options.run &&
+            file_exists(options.run + "/last.safetensors"))
+            fail("--run '{}' already holds another run's last.safetensors; choose an empty directory", options.run);
+    } else {
+        CLI::Option* model_flag = c.cmd->get_option("--model");
+        if (model_flag->count() > 0 && c.model.config.model != expected_model)
+            throw CLI::ValidationError("--model", fmt::format("`plat train {}` trains the {} model; drop --model {}", c.task,
+                                                              expected_model, c.model.config.model));
+        c.model.config.model = expected_model;
+        config = model_config_from_options(c.model);
+        options = c.train;
+        options.task = c.task;
+        if (options.run.empty()) options.run = default_run_dir(c.task, config, options);
+        if (file_exists(options.run + "/last.safetensors"))
+            fail("the run directory '{}' already holds a checkpoint; continue it with `plat train {} --resume {}`, or "
+                 "start another with --run DIR, or delete the directory",
+                 options.run, c.task, options.run);
+    }
+    try {
+        options.validate();
+    } catch (const Error& e) {
+        throw CLI::ValidationError("training options", e.what());
+    }
+
+    TrainData data = load_train_data(options, config);
+    Trainer trainer(config, options, std::move(data), resume.get());
+    // From here on Ctrl-C stops cleanly (before, it ends the process: nothing to save yet).
+    StopSignalGuard guard;
+    StopReason why = trainer.train();
+    return why == StopReason::interrupted ? 128 + stop_signal() : 0;
+}
+
+// ---- plat eval -----------------------------------------------------------------------------------
+
+struct EvalCommand {
+    std::string checkpoint;
+    std::string split = "val";
+    int64_t batches = 0;
+    int64_t batch = 0;
+    std::string data;
+};
+
+// A run directory means its best checkpoint (or its last, before the first validation).
+std::string checkpoint_file(const std::string& path) {
+    if (!is_directory(path)) return path;
+    std::string best = path + "/best.safetensors";
+    return file_exists(best) ? best : path + "/last.safetensors";
+}
+
+void run_eval(const EvalCommand& e) {
+    const std::string path = checkpoint_file(e.checkpoint);
+    Checkpoint ck = load_checkpoint(path);
+    // The task and its settings come from the training progress when the checkpoint has it;
+    // otherwise an lm is evaluated on the text and a vit on Fashion-MNIST.
+    TrainOptions options;
+    options.task = ck.config.model;
+    int64_t step = -1;
+    if (ck.extra.count("train")) {
+        TrainProgress p = TrainProgress::from_json(ck.extra.at("train"));
+        options = p.options;
+        step = p.step;
+    }
+    if (!e.data.empty()) options.data = e.data;
+    if (e.batch > 0) options.batch = e.batch;
+    std::unique_ptr<Model> model = make_model(ck.config);
+    model->load_state(ck.model);
+    TrainData data = load_train_data(options, ck.config);
+    EvalResult r = evaluate(*model, data, e.split, options.batch, e.batches);
+
+    fmt::print("checkpoint {}: {} {} model, {} parameters, {} task{}\n", path, ck.config.model, ck.config.attn,
+               model->num_parameters(), options.task, step >= 0 ? fmt::format(", step {}", step) : "");
+    std::string line = fmt::format("{}: loss {:.4f} nats", e.split, r.loss);
+    if (options.task != "vit") line += fmt::format(", {:.4f} bits per {}", r.bits(), options.task == "lm" ? "byte" : "token");
+    line += fmt::format(", accuracy {:.2f}%", 100 * r.accuracy);
+    if (options.task == "synthetic")
+        line += fmt::format(" (Bayes-optimal {:.2f}% expected, {:.2f}% on these batches)",
+                            100 * cluster_task_bayes_accuracy(data.cluster, ck.config.context), 100 * r.bayes_accuracy);
+    line += fmt::format(", over {} {} in {} batches of up to {}", r.targets, options.task == "vit" ? "images" : "tokens",
+                        r.batches, options.batch);
+    fmt::print("{}\n", line);
+}
+
+// ---- plat sample ---------------------------------------------------------------------------------
+
+struct SampleCommand {
+    std::string checkpoint;
+    std::string prompt = "And God said";
+    int64_t length = 200;
+    double temperature = 1.0;
+    int top_k = 0;
+    uint64_t seed = 0;
+};
+
+// Text as it goes to the terminal: newline, tab and printable ASCII as they are, any other byte
+// as \xNN, so a model's stray control bytes cannot drive the terminal.
+std::string printable_bytes(const std::vector<int64_t>& bytes) {
+    std::string out;
+    for (int64_t b : bytes) {
+        if (b == '\n' || b == '\t' || (b >= 0x20 && b < 0x7f))
+            out += char(b);
+        else
+            out += fmt::format("\\x{:02x}", unsigned(b));
+    }
+    return out;
+}
+
+// Draws the next byte from logits z [V]: p_v proportional to exp(z_v / temperature) over the
+// top_k largest z (all V when top_k = 0; ties broken by the smaller byte), inverse-CDF sampling
+// with one uniform number.
+int64_t sample_byte(const real* z, int64_t V, double temperature, int top_k, Generator& gen) {
+    std::vector<int64_t> order(static_cast<size_t>(V));  // [V] byte ids, most likely first
+    for (int64_t v = 0; v < V; v++) order[v] = v;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return z[a] > z[b]; });
+    const int64_t keep = top_k > 0 ? std::min<int64_t>(top_k, V) : V;
+    std::vector<double> w(static_cast<size_t>(keep));  // [keep]
+    const double zmax = double(z[order[0]]) / temperature;  // subtracted for stability
+    double total = 0;
+    for (int64_t i = 0; i < keep; i++) total += w[i] = std::exp(double(z[order[i]]) / temperature - zmax);
+    double u = gen.uniform() * total;
+    for (int64_t i = 0; i < keep; i++) {
+        u -= w[i];
+        if (u < 0) return order[i];
+    }
+    return order[keep - 1];  // u landed on the total itself through rounding
+}
+
+void run_sample(const SampleCommand& s) {
+    const std::string path = checkpoint_file(s.checkpoint);
+    std::unique_ptr<Model> model = load_model(path);
+    const ModelConfig& config = model->config();
+    if (config.model != "lm")
+        fail("sample: checkpoint '{}' holds a {} model; sampling needs an lm (a `plat train lm` or `plat train "
+             "synthetic` checkpoint)",
+             path, config.model);
+    if (s.prompt.empty()) fail("sample: --prompt is empty; give at least one byte to start from");
+    std::vector<int64_t> tokens(s.prompt.begin(), s.prompt.end());
+    for (int64_t& t : tokens) t = int64_t(uint8_t(t));
+    if (int64_t(tokens.size()) > config.context) {
+        fmt::print(stderr, "note: the prompt has {} bytes, more than the model's context {}; it is cropped to its last {} "
+                           "bytes\n",
+                   tokens.size(), config.context, config.context);
+        tokens.erase(tokens.begin(), tokens.end() - config.context);
+    }
+    model->eval();
+    NoGradGuard no_grad;
+    Generator gen(s.seed);
+    fmt::print("{}", printable_bytes(tokens));
+    std::fflush(stdout);
+    for (int64_t i = 0; i < s.length; i++) {
+        // The last `context` bytes at most: positions beyond the context have no embedding.
+        int64_t T = std::min<int64_t>(int64_t(tokens.size()), config.context);
+        std::vector<int64_t> window(tokens.end() - T, tokens.end());
+        Var logits = model->forward(Batch::lm(1, T, window));  // [1, T, V]
+        const int64_t V = config.vocab();
+        int64_t next = sample_byte(logits.value().data() + (T - 1) * V, V, s.temperature, s.top_k, gen);
+        tokens.push_back(next);
+        fmt::print("{}", printable_bytes({next}));
+        std::fflush(stdout);
+    }
+    fmt::print("\n");
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+    auto c = std::make_shared<TrainCommand>();
+    CLI::App* cmd = app.add_subcommand(
+        "train", "Train a model: lm (bytes of the KJV), vit (Fashion-MNIST) or synthetic (the cluster task, lm model). "
+                 "Ctrl-C stops after the current step and saves last.safetensors (exit code 130).");
+    c->cmd = cmd;
+    cmd->add_option("task", c->task, "lm | vit | synthetic")->required()->check(CLI::IsMember({"lm", "vit", "synthetic"}));
+    add_model_options(cmd, c->model);
+    using CLI::NonNegativeNumber;
+    using CLI::PositiveNumber;
+    using CLI::Range;
+    add_train_option(*c, "--steps", &TrainOptions::steps, "optimizer steps in the whole run", Range(int64_t(1), int64_t(1) << 40), true);
+    add_train_option(*c, "--batch", &TrainOptions::batch, "batch size B (sequences or images per step)", Range(int64_t(1), int64_t(1) << 20), true);
+    add_train_option(*c, "--lr", &TrainOptions::lr, "peak learning rate (AdamW, betas 0.9, 0.95)", PositiveNumber, true);
+    add_train_option(*c, "--min-lr", &TrainOptions::min_lr, "learning rate at the end of the cosine", NonNegativeNumber, true);
+    add_train_option(*c, "--warmup", &TrainOptions::warmup, "linear warm-up steps", NonNegativeNumber, true);
+    add_train_option(*c, "--weight-decay", &TrainOptions::weight_decay, "AdamW decoupled weight decay (Linear weights only)", NonNegativeNumber, true);
+    add_train_option(*c, "--grad-clip", &TrainOptions::grad_clip, "clip the gradients' total 2-norm to this; 0 = off", NonNegativeNumber, true);
+    add_train_option(*c, "--dropout", &TrainOptions::dropout, "dropout rate while training", Range(0.0, 0.99), true);
+    add_train_option(*c, "--eval-every", &TrainOptions::eval_every, "validate and save last.safetensors every N steps (and at the end); 0 = at the end only", NonNegativeNumber, false);
+    add_train_option(*c, "--eval-batches", &TrainOptions::eval_batches, "validation batches (of --batch rows) per validation", Range(int64_t(1), int64_t(1) << 30), false);
+    add_train_option(*c, "--log-every", &TrainOptions::log_every, "a progress line every N steps", Range(int64_t(1), int64_t(1) << 40), false);
+    c->options.push_back({cmd->add_flag("--quiet", c->train.quiet, "no progress lines (validation results still print); default off")
+                              ->capture_default_str()->group("Training options"),
+                          [](TrainOptions& to, const TrainOptions& from) { to.quiet = from.quiet; },
+                          [](const TrainOptions& o) { return std::string(o.quiet ? "true" : "false"); }, false});
+    c->run = cmd->add_option("--run", c->train.run,
+                             "run directory for config.json, metrics.csv, checkpoints and loss.png (default: "
+                             "runs/<task>-<attn>-<model options>-b<batch>-s<seed>; with --resume: the checkpoint's directory)")
+                 ->group("Training options");
+    cmd->add_option("--resume", c->resume, "continue from a checkpoint, or a run directory's last.safetensors (default: none)")
+        ->group("Training options");
+    c->data = cmd->add_option("--data", c->train.data, "data directory (default: $PLAT_DATA_DIR, else ./data)")
+                  ->group("Training options");
+    auto task_option = [&](CLI::Option* opt) { c->task_options.push_back(opt->capture_default_str()->group("Synthetic task")); };
+    task_option(cmd->add_option("--clusters", c->train.synthetic.clusters, "synthetic: clusters K")->check(Range(1, 64)));
+    task_option(cmd->add_option("--members", c->train.synthetic.members, "synthetic: tokens per cluster M")->check(Range(2, 64)));
+    task_option(cmd->add_option("--keep", c->train.synthetic.keep, "synthetic: probability q that a position shows its cluster's true member")
+                    ->check(Range(0.0, 1.0)));
+    cmd->callback([c] {
+        int code = run_train(*c);
+        // An interrupted run has saved its checkpoint and printed how to resume; its exit code
+        // says it did not finish (130 = 128 + SIGINT), for scripts that call it.
+        if (code != 0) {
+            std::fflush(stdout);
+            std::exit(code);
+        }
+    });
+}
+
+void register_eval(CLI::App& app) {
+    auto e = std::make_shared<EvalCommand>();
+    CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: loss in nats, bits per byte (lm) and accuracy");
+    cmd->add_option("--checkpoint", e->checkpoint, "a .safetensors checkpoint, or a run directory (its best.safetensors)")
+        ->required();
+    cmd->add_option("--split", e->split, "val, or test (vit and synthetic; the text has no test split)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"val", "test"}));
+    cmd->add_option("--batches", e->batches, "batches to average over; 0 = the whole split (synthetic: 50)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--batch", e->batch, "rows per batch; 0 = the run's --batch")->capture_default_str()->check(CLI::NonNegativeNumber);
+    cmd->add_option("--data", e->data, "data directory (default: the run's, else $PLAT_DATA_DIR, else ./data)");
+    cmd->callback([e] { run_eval(*e); });
+}
+
+void register_sample(CLI::App& app) {
+    auto s = std::make_shared<SampleCommand>();
+    CLI::App* cmd = app.add_subcommand("sample", "Continue a prompt with a trained lm, byte by byte");
+    cmd->add_option("--checkpoint", s->checkpoint, "an lm checkpoint, or a run directory (its best.safetensors)")->required();
+    cmd->add_option("--prompt", s->prompt, "the text to continue (cropped to its last `context` bytes)")->capture_default_str();
+    cmd->add_option("--length", s->length, "bytes to generate")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(1) << 20));
+    cmd->add_option("--temperature", s->temperature, "divides the logits; < 1 is more conservative, > 1 more random")
+        ->capture_default_str()
+        ->check(CLI::Range(1e-3, 100.0));
+    cmd->add_option("--top-k", s->top_k, "sample among the k most likely bytes (1..256); 0 = all")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 256));
+    cmd->add_option("--seed", s->seed, "random seed of the sampling")->capture_default_str();
+    cmd->callback([s] { run_sample(*s); });
+}
+
+}  // namespace plat
