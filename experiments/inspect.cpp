@@ -89,15 +89,7 @@ TensorFile inspect_batch(Model& model, const Batch& batch) {
 namespace {
 
 void run_inspect(InspectOptions& o) {
-    std::unique_ptr<Model> model;
-    if (!o.checkpoint.empty()) {
-        if (any_model_option_given(o.model))
-            throw CLI::ValidationError("--checkpoint",
-                                       "the model options come from the checkpoint; drop --model/--dim/... or drop --checkpoint");
-        model = load_model(o.checkpoint);
-    } else {
-        model = make_model(model_config_from_options(o.model));
-    }
+    std::unique_ptr<Model> model = model_from_options_or_checkpoint(o.model, o.checkpoint);
     const ModelConfig& config = model->config();
     Batch batch = config.model == "lm"
                       ? lm_inspect_batch(o.text.empty() ? data_dir() + "/kjv.txt" : o.text, o.batch, config.context)

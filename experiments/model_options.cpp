@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "nn/checkpoint.h"
 
 namespace plat {
 
@@ -60,6 +61,14 @@ bool any_model_option_given(const ModelOptions& o) {
     for (const CLI::Option* opt : o.added)
         if (opt->count() > 0) return true;
     return false;
+}
+
+std::unique_ptr<Model> model_from_options_or_checkpoint(ModelOptions& o, const std::string& checkpoint) {
+    if (checkpoint.empty()) return make_model(model_config_from_options(o));
+    if (any_model_option_given(o))
+        throw CLI::ValidationError("--checkpoint",
+                                   "the model options come from the checkpoint; drop --model/--dim/... or drop --checkpoint");
+    return load_model(checkpoint);
 }
 
 }  // namespace plat

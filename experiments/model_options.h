@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "nn/config.h"
+#include <memory>
+
+#include "nn/models.h"
 
 namespace plat {
 
@@ -23,6 +25,10 @@ void add_model_options(CLI::App* cmd, ModelOptions& options);
 ModelConfig model_config_from_options(ModelOptions& options);
 // True when the user gave any model option explicitly (a conflict with --checkpoint).
 bool any_model_option_given(const ModelOptions& options);
+
+// The model a command works on: loaded from `checkpoint` when it is given (model options are
+// then a usage error: the configuration comes from the file), else built from the options.
+std::unique_ptr<Model> model_from_options_or_checkpoint(ModelOptions& options, const std::string& checkpoint);
 
 // "1.5" -> {1.5}; "1.5,2,3" -> {1.5, 2, 3}. Throws CLI::ValidationError naming the bad item.
 std::vector<double> parse_p_list(const std::string& text);
