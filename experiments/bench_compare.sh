@@ -3,8 +3,9 @@
 # (notes/07-performance.md, "plat and PyTorch"). Runs `plat bench` and
 # experiments/pytorch/bench_torch.py on lm-s, lm-m and vit-s, softmax and p-Laplacian attention, on
 # 1 and 2 threads, each (config, attn, threads) for plat and then at once for PyTorch so both see the
-# same machine, and prints one table. About 6-8 minutes on an idle 2-core machine (more when other
-# programs share the cores: the table marks such rows).
+# same machine, and prints one table. About 5 minutes per thread count on a quiet 2-core machine;
+# much more when other programs share the cores (two-thread steps then slow down 3-50x; the table
+# marks such rows), plus whatever WAIT_QUIET waits.
 #
 #   sh experiments/bench_compare.sh [BUILD]      BUILD: the build directory holding plat (default build)
 #   env: OUT=dir (default runs/bench) keeps the JSON lines and the table;
@@ -14,7 +15,7 @@
 #        QUICK=1 runs two steps per case (a check that the script works, not a measurement).
 #
 # First it picks each framework's fastest OpenMP wait policy (unset, ACTIVE or PASSIVE) on a short lm-s
-# run with 2 threads, and uses it for all of that framework's runs. Debian's torch and plat both use the
+# run with the largest thread count, and uses it for all of that framework's runs. Debian's torch and plat both use the
 # system's libgomp (and OpenBLAS's OpenMP build), so the policy means the same to both: ACTIVE spins
 # at every barrier, PASSIVE sleeps at once, unset spins a while and then sleeps.
 set -eu
@@ -62,20 +63,12 @@ steps_for() {
     case "$1" in lm-m) echo "--steps 5 --warmup 1" ;; *) echo "--steps 10 --warmup 2" ;; esac
 }
 
-echo "== OpenMP wait policy (lm-s softmax, 2 threads, 6 steps each)"
-for policy in unset ACTIVE PASSIVE; do
-    wait_idle
-    if [ "$policy" = unset ]; then
-        $TORCH --json --threads 2 --config lm-s --attn softmax --steps 6 --warmup 1 >> "$OUT/policy.jsonl"
-        PLAT_THREADS=2 "$PLAT" bench --json --config lm-s --attn softmax --steps 6 --warmup 1 --profile-steps 0 \
-            | sed 's/"framework":"plat"/"framework":"plat","omp_wait_policy":""/' >> "$OUT/policy.jsonl"
-    else
-        OMP_WAIT_POLICY=$policy $TORCH --json --threads 2 --config lm-s --attn softmax --steps 6 --warmup 1 >> "$OUT/policy.jsonl"
-        OMP_WAIT_POLICY=$policy PLAT_THREADS=2 "$PLAT" bench --json --config lm-s --attn softmax --steps 6 --warmup 1 \
-            --profile-steps 0 | sed "s/\"framework\":\"plat\"/\"framework\":\"plat\",\"omp_wait_policy\":\"$policy\"/" \
-            >> "$OUT/policy.jsonl"
-    fi
-done
+# with_policy POLICY COMMAND...: runs COMMAND with OMP_WAIT_POLICY set, or unset for "unset".
+with_policy() {
+    p=$1
+    shift
+    if [ "$p" = unset ]; then env -u OMP_WAIT_POLICY "$@"; else env OMP_WAIT_POLICY="$p" "$@"; fi
+}
 best_policy() {  # best_policy FRAMEWORK: the policy with the fastest median step in the trial
     $PY - "$OUT/policy.jsonl" "$1" <<'EOF'
 import json, sys
@@ -83,21 +76,30 @@ rows = [r for r in map(json.loads, open(sys.argv[1])) if r["framework"] == sys.a
 print(min(rows, key=lambda r: r["step_s"])["omp_wait_policy"] or "unset")
 EOF
 }
-$PY - "$OUT/policy.jsonl" <<'EOF'
+TRIAL=${THREADS##* }  # the last thread count asked for; the policy only matters with more than one
+BEST_PLAT=unset
+BEST_TORCH=unset
+if [ "$TRIAL" -gt 1 ]; then
+    echo "== OpenMP wait policy (lm-s softmax, $TRIAL threads, 6 steps each)"
+    for policy in unset ACTIVE PASSIVE; do
+        wait_idle
+        with_policy "$policy" $TORCH --json --threads "$TRIAL" --config lm-s --attn softmax --steps 6 --warmup 1 \
+            >> "$OUT/policy.jsonl"
+        with_policy "$policy" env PLAT_THREADS="$TRIAL" "$PLAT" bench --json --config lm-s --attn softmax --steps 6 \
+            --warmup 1 --profile-steps 0 \
+            | sed "s/\"framework\":\"plat\"/\"framework\":\"plat\",\"omp_wait_policy\":\"$policy\"/" \
+            >> "$OUT/policy.jsonl"
+    done
+    $PY - "$OUT/policy.jsonl" <<'EOF'
 import json, sys
 for r in map(json.loads, open(sys.argv[1])):
     print(f"  {r['framework']:5s} OMP_WAIT_POLICY={r['omp_wait_policy'] or 'unset':7s} step {1e3 * r['step_s']:7.1f} ms "
           f"(min {1e3 * r['step_min_s']:7.1f}), CPU use {100 * r['cpu_util']:3.0f}%, load {r['load_avg']:.2f}")
 EOF
-BEST_TORCH=$(best_policy torch)
-BEST_PLAT=$(best_policy plat)
-echo "  fastest: OMP_WAIT_POLICY=$BEST_PLAT for plat, $BEST_TORCH for PyTorch"
-# with_policy POLICY COMMAND...: runs COMMAND with OMP_WAIT_POLICY set, or unset for "unset".
-with_policy() {
-    p=$1
-    shift
-    if [ "$p" = unset ]; then env -u OMP_WAIT_POLICY "$@"; else env OMP_WAIT_POLICY="$p" "$@"; fi
-}
+    BEST_TORCH=$(best_policy torch)
+    BEST_PLAT=$(best_policy plat)
+    echo "  fastest: OMP_WAIT_POLICY=$BEST_PLAT for plat, $BEST_TORCH for PyTorch"
+fi
 
 for threads in $THREADS; do
     for config in lm-s lm-m vit-s; do
@@ -125,7 +127,8 @@ print("plat/torch ms: median step (and the fastest step). ratio = torch / plat m
 print("r_min: the same for the fastest steps; r_cpu: for CPU seconds per step (all threads), the measure least")
 print("disturbed by other programs on 1 thread. plap/sm = plat's plap median step / its softmax one.")
 print("GF/s = matmul GFLOP/s (notes/07 formula); % = of the same process's 2048^3 sgemm. MB = peak RSS of a fresh")
-print("process per case. * = CPU use below 85% of threads x wall: other programs shared the cores during the run.")
+print("process per case. * = CPU use below 85% of threads x wall: other programs shared the cores during the run")
+print("(or, with OMP_WAIT_POLICY=PASSIVE on 2 threads, threads slept at barriers: compare the load column of the JSON).")
 hdr = (f"{'config':6} {'attn':7} {'thr':>3} | {'plat ms':>8} {'(min)':>6} | {'torch ms':>8} {'(min)':>6} | "
        f"{'ratio':>5} {'r_min':>5} {'r_cpu':>5} | {'plap/sm':>7} | {'plat GF/s':>9} {'%':>4} | {'torch GF/s':>10} {'%':>4} | "
        f"{'plat MB':>7} {'torch MB':>8}")
