@@ -1,7 +1,8 @@
 // experiments/bench.cpp: `plat bench`, the performance measurement (notes/07-performance.md). It
 // times full training steps (forward, loss, zero_grad, backward, clip, AdamW) of three fixed model
 // sizes with softmax and p-Laplacian attention on synthetic inputs, counts the model's matmul FLOPs
-// analytically, measures this machine's sgemm rate as the ceiling, and breaks a step down by operation.
+// analytically, measures this machine's sgemm rate as the ceiling, and breaks a step down by operation;
+// `--ops` times single operations in isolation beside direct references.
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -419,6 +420,7 @@ struct BenchOptions {
     double sgemm_gflops = 0;  // given by the parent process to its children; 0: measure here
     bool json = false;
     std::string experiment = "none";  // none | free-grads
+    bool ops = false;                  // time single operations in isolation instead of steps
 };
 
 json run_case(const BenchCase& c, const BenchOptions& o) {
@@ -590,6 +592,156 @@ json run_case_in_child(const std::string& name, const std::string& attn, const B
     return json::parse(out);
 }
 
+// ---- single operations in isolation (--ops; notes/07, "What to change") ---------------------------------
+// The breakdown above says where a step's time goes; this says what one operation costs at the case's
+// sizes with nothing else around it, next to what the same work costs done more directly (a plain
+// loop, one gemm with beta = 1): the gap is what a rewrite could gain. Each line is the median
+// process CPU time of 7 calls after one warm-up call, on the PLAT_THREADS threads. The "direct"
+// references are measuring sticks, not tested kernels.
+
+// tanh by a rational function, Eigen's ptanh_float (clamped to |x| <= 7.905, where it reaches +-1 in
+// float): max error 2.4e-7 against the double tanh on this machine. Only a measuring stick for the
+// GELU line of --ops (what a vectorizable tanh would cost), not used by the library.
+inline float tanh_rational(float x) {
+    x = std::min(7.90531110763549805f, std::max(-7.90531110763549805f, x));
+    const float x2 = x * x;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 - 8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return x * p / q;
+}
+
+double median_cpu_ms(const std::function<void()>& f) {
+    f();
+    std::vector<double> t;
+    for (int r = 0; r < 7; r++) {
+        const double c0 = cpu_seconds();
+        f();
+        t.push_back(cpu_seconds() - c0);
+    }
+    std::sort(t.begin(), t.end());
+    return 1e3 * t[3];
+}
+
+void run_ops(const BenchCase& c) {
+    const ModelConfig& m = c.config;
+    const int64_t B = c.batch, T = tokens_per_item(m), C = m.dim, H = m.heads, R = B * T, C3 = 3 * C;
+    const Tensor p_vec = Tensor::full({H}, real(1.5));
+    Generator gen(5);
+    Tensor x = Tensor::randn({B, T, C}, gen), W = Tensor::randn({C3, C}, gen, 0, real(0.02)),
+           bias = Tensor::randn({C3}, gen), y = matmul(x, W, false, true);  // y [B, T, 3C]
+    Tensor h4 = Tensor::randn({B, T, 4 * C}, gen), qkv = Tensor::randn({B, T, C3}, gen), dout = Tensor::randn({B, T, C}, gen);
+    Tensor out_bt3c({B, T, C3}), out_bt4c({B, T, 4 * C}), gx({B, T, C}), gw({C3, C});  // outputs of the direct references
+    std::vector<real> colsum(C3);
+    fmt::print("{} ({} threads): B = {}, T = {}, C = {}, H = {}; median CPU ms of 7 calls\n", c.name, get_num_threads(), B,
+               T, C, H);
+    auto line = [](const std::string& what, double ms) { fmt::print("  {:<80} {:9.3f}\n", what, ms); };
+    line("Tensor({B,T,3C}): allocate and zero-fill", median_cpu_ms([&] { Tensor t({B, T, C3}); }));
+    line("Tensor({B,H,T,T}): allocate and zero-fill", median_cpu_ms([&] { Tensor t({B, H, T, T}); }));
+    line("bias add, add([B,T,3C], [3C]) (core binary, general broadcast path)", median_cpu_ms([&] { Tensor o = add(y, bias); }));
+    line("  direct: out[r, c] = y[r, c] + b[c] into a preallocated output", median_cpu_ms([&] {
+             const real *yy = y.data(), *bb = bias.data();
+             real* o = out_bt3c.data();
+             for (int64_t r = 0; r < R; r++)
+                 for (int64_t k = 0; k < C3; k++) o[r * C3 + k] = yy[r * C3 + k] + bb[k];
+         }));
+    line("bias gradient, sum_to_shape([B,T,3C] -> [3C]) (two sums)", median_cpu_ms([&] { Tensor o = sum_to_shape(y, {C3}); }));
+    line("  direct: one column-sum pass", median_cpu_ms([&] {
+             std::fill(colsum.begin(), colsum.end(), real(0));
+             for (int64_t r = 0; r < R; r++)
+                 for (int64_t k = 0; k < C3; k++) colsum[k] += y[r * C3 + k];
+         }));
+    line("grad_buffer() then add_into: a fresh zeroed [B,T,3C] plus one add", median_cpu_ms([&] {
+             Tensor z({B, T, C3});
+             add_into(z, y);
+         }));
+    const double lin_flop = 2.0 * R * C * C3;
+    const double fwd = median_cpu_ms([&] { Tensor o = matmul(x, W, false, true); });
+    line(fmt::format("Linear qkv forward, matmul([R,C], W^T [C,3C])  ({:.0f} GFLOP/s)", lin_flop / fwd / 1e6), fwd);
+    line("Linear qkv backward dx as autograd: matmul(dC, W), add_into a zeroed buffer", median_cpu_ms([&] {
+             Tensor d = matmul(y, W);
+             Tensor g({B, T, C});
+             add_into(g, d);
+         }));
+    line("  direct: one gemm with beta = 1 into the gradient", median_cpu_ms([&] {
+             gemm(false, false, R, C, C3, 1, y.data(), W.data(), 1, gx.data());
+         }));
+    line("Linear qkv backward dW as autograd: x^T dC [C,3C], transpose, add_into zeroed", median_cpu_ms([&] {
+             Tensor d = matmul(x.reshape({R, C}), y.reshape({R, C3}), true, false);
+             Tensor g({C3, C});
+             add_into(g, transpose_last2(d));
+         }));
+    line("  direct: dW = dC^T x, one gemm with beta = 1 into the gradient", median_cpu_ms([&] {
+             gemm(true, false, C3, C, R, 1, y.data(), x.data(), 1, gw.data());
+         }));
+    {
+        Var hv(h4, true);
+        line("gelu forward [B,T,4C]", median_cpu_ms([&] { Var o = gelu(hv); }));
+        line("  direct: the same forward with a rational tanh, float, one plain loop", median_cpu_ms([&] {
+                 const real* in = h4.data();
+                 real* o = out_bt4c.data();
+                 const int64_t n = h4.numel();
+                 for (int64_t i = 0; i < n; i++) {
+                     const float v = float(in[i]), u = 0.7978845608f * (v + 0.044715f * v * v * v);
+                     o[i] = real(0.5f * v * (1 + tanh_rational(u)));
+                 }
+             }));
+        line("gelu forward and backward", median_cpu_ms([&] {
+                 hv.zero_grad();
+                 gelu(hv).backward(h4);
+             }));
+        Var xv(x, true), w(Tensor::ones({C}), true), b(Tensor::zeros({C}), true);
+        line("layer_norm forward [B,T,C]", median_cpu_ms([&] { Var o = layer_norm(xv, w, b); }));
+        line("layer_norm forward and backward", median_cpu_ms([&] {
+                 xv.zero_grad(), w.zero_grad(), b.zero_grad();
+                 layer_norm(xv, w, b).backward(x);
+             }));
+    }
+    {
+        const bool causal = m.model == "lm";
+        Var q(qkv, true), p(p_vec);
+        line("softmax_attention forward", median_cpu_ms([&] { Var o = softmax_attention(q, int(H), causal); }));
+        line("softmax_attention forward and backward", median_cpu_ms([&] {
+                 q.zero_grad();
+                 softmax_attention(q, int(H), causal).backward(dout);
+             }));
+        line("plap_attention forward (p = 1.5, unit)", median_cpu_ms([&] {
+                 Var o = plap_attention(q, p, int(H), causal, SelfTerm::unit, real(1e-6));
+             }));
+        line("plap_attention forward and backward", median_cpu_ms([&] {
+                 q.zero_grad();
+                 plap_attention(q, p, int(H), causal, SelfTerm::unit, real(1e-6)).backward(dout);
+             }));
+        // The forward's two products alone, per (b, h), with the same strides (nn/attention.cpp pass 1, 4).
+        std::vector<real> a(T * T);
+        Tensor o({B, T, C});
+        const int64_t D = C / H;
+        line("  the attention forward's two gemms alone (s = q k^T, out = A v), one thread", median_cpu_ms([&] {
+                 for (int64_t bh = 0; bh < B * H; bh++) {
+                     const real* qb = qkv.data() + (bh / H) * T * C3 + (bh % H) * D;
+                     gemm_strided(false, true, T, T, D, 1, qb, C3, qb + C, C3, 0, a.data(), T);
+                     gemm_strided(false, false, T, D, T, 1, a.data(), T, qb + 2 * C, C3, 0,
+                                  o.data() + (bh / H) * T * C + (bh % H) * D, C);
+                 }
+             }));
+    }
+    {
+        Trainer tr(m);
+        Generator g(9);
+        for (Var& w : tr.params) w.grad() = Tensor::randn(w.shape(), g, 0, real(1e-3));
+        line(fmt::format("AdamW step, {} parameters", tr.model->num_parameters()), median_cpu_ms([&] { tr.opt->step(); }));
+        line("clip_grad_norm (not clipping)", median_cpu_ms([&] { clip_grad_norm(tr.params, 1e30); }));
+    }
+}
+
 void run_bench(BenchOptions o) {
     std::vector<std::string> names = o.config == "all" ? kCaseNames : std::vector<std::string>{o.config};
     std::vector<std::string> attns =
@@ -601,6 +753,10 @@ void run_bench(BenchOptions o) {
             print_text(j);
         std::fflush(stdout);
     };
+    if (o.ops) {
+        for (const std::string& name : names) run_ops(make_case(name, "softmax"));
+        return;
+    }
     if (names.size() * attns.size() == 1) {  // one case: this process is its fresh process
         emit(run_case(make_case(names[0], attns[0]), o));
         return;
@@ -636,6 +792,9 @@ void register_bench(CLI::App& app) {
         ->check(CLI::Range(64, 8192));
     cmd->add_option("--sgemm-gflops", o->sgemm_gflops, "use this sgemm rate instead of measuring it")->group("");
     cmd->add_flag("--json", o->json, "one JSON object per line per case instead of text");
+    cmd->add_flag("--ops", o->ops,
+                  "time single operations in isolation at the configuration's sizes, each beside a direct "
+                  "reference (what a rewrite could gain)");
     cmd->add_option("--experiment", o->experiment,
                     "none, or free-grads: release each intermediate gradient once its backward has run (a proposed "
                     "autograd change, measured)")

@@ -3,9 +3,9 @@
 # (notes/07-performance.md, "plat and PyTorch"). Runs `plat bench` and
 # experiments/pytorch/bench_torch.py on lm-s, lm-m and vit-s, softmax and p-Laplacian attention, on
 # 1 and 2 threads, each (config, attn, threads) for plat and then at once for PyTorch so both see the
-# same machine, and prints one table. About 5 minutes per thread count on a quiet 2-core machine;
-# much more when other programs share the cores (two-thread steps then slow down 3-50x; the table
-# marks such rows), plus whatever WAIT_QUIET waits.
+# same machine, and prints one table. About 6 minutes on a quiet 2-core machine; 11-15 minutes when
+# other programs share the cores (two-thread steps then slow down 2-60x; the table marks such rows),
+# plus whatever WAIT_QUIET waits.
 #
 #   sh experiments/bench_compare.sh [BUILD]      BUILD: the build directory holding plat (default build)
 #   env: OUT=dir (default runs/bench) keeps the JSON lines and the table;
