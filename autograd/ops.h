@@ -49,6 +49,10 @@ inline Var operator/(const Var& a, const Var& b) { return div(a, b); }
 // Layer norm over the last axis C: (x - mean) / sqrt(var + eps) * weight + bias, biased variance
 // as in PyTorch. x [..., C], weight [C], bias [C].
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, real eps = 1e-5);
+// Linear layer in one operation: x W^T + b, x [..., in], weight [out, in], bias [out] ->
+// [..., out]. The same as add(matmul(x, weight, false, true), bias) (tests check both ways), with
+// the bias written before the product and the three gradients accumulated in place.
+Var linear(const Var& x, const Var& weight, const Var& bias);
 // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 Var gelu(const Var& x);
 // Rows of weight [V, C] picked by ids (each in [0, V)); ids_shape gives the leading shape of

@@ -2,6 +2,8 @@
 // naive reference (notes/01-tensors.md).
 #include "core/kernels.h"
 
+#include "core/fast_math.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -463,7 +465,8 @@ Tensor softmax(const Tensor& a) {
         real m = -std::numeric_limits<real>::infinity();
         for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;  // pass 1: row max
         real s = 0;
-        for (int64_t j = 0; j < C; j++) s += (y[j] = std::exp(x[j] - m));  // pass 2: exp and sum
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < C; j++) s += (y[j] = fast_exp(x[j] - m));  // pass 2: exp and sum
         real inv = 1 / s;
         for (int64_t j = 0; j < C; j++) y[j] *= inv;  // pass 3: normalize
     }
@@ -495,7 +498,8 @@ Tensor log_softmax(const Tensor& a) {
         real m = -std::numeric_limits<real>::infinity();
         for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
         real s = 0;
-        for (int64_t j = 0; j < C; j++) s += std::exp(x[j] - m);
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < C; j++) s += fast_exp(x[j] - m);
         real log_z = m + std::log(s);  // log of the normalizer, computed without overflow
         for (int64_t j = 0; j < C; j++) y[j] = x[j] - log_z;
     }

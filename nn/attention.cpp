@@ -11,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "core/fast_math.h"
 #include "core/kernels.h"
 
 namespace plat {
@@ -143,10 +144,16 @@ void attention_forward(real* out, real* att, real* dist, const real* qkv, const 
                     if (!causal)  // r is symmetric: the upper triangle mirrors the lower one, bit for bit
                         for (int64_t j = 0; j < i; j++) r[j * T + i] = ri[j];
                 }
+                // The diagonal has no distance term in either mode: the row runs in two pieces around
+                // it, j < i and i < j < jend, each a plain loop that vectorizes (core/fast_math.h).
                 for (int64_t i = 0; i < T; i++) {
                     const int64_t jend = row_end(i, T, causal);
-                    for (int64_t j = 0; j < jend; j++)  // the diagonal has no distance term in either mode
-                        if (j != i) a[i * T + j] += half_pm2 * std::log(r[i * T + j] + pl.eps);
+                    real* ai = a + i * T;
+                    const real* ri = r + i * T;
+#pragma omp simd
+                    for (int64_t j = 0; j < i; j++) ai[j] += half_pm2 * fast_log(ri[j] + pl.eps);
+#pragma omp simd
+                    for (int64_t j = i + 1; j < jend; j++) ai[j] += half_pm2 * fast_log(ri[j] + pl.eps);
                 }
             }
 
@@ -157,11 +164,13 @@ void attention_forward(real* out, real* att, real* dist, const real* qkv, const 
                 const int64_t jend = row_end(i, T, causal);
                 const bool skip_self = drops_self(pl, jend);
                 real m = -std::numeric_limits<real>::infinity();
+#pragma omp simd reduction(max : m)
                 for (int64_t j = 0; j < jend; j++)
-                    if (!(skip_self && j == i) && ai[j] > m) m = ai[j];
+                    m = (!(skip_self && j == i) && ai[j] > m) ? ai[j] : m;
                 real sum = 0;
+#pragma omp simd reduction(+ : sum)
                 for (int64_t j = 0; j < jend; j++) {
-                    ai[j] = (skip_self && j == i) ? real(0) : std::exp(ai[j] - m);
+                    ai[j] = (skip_self && j == i) ? real(0) : fast_exp(ai[j] - m);
                     sum += ai[j];
                 }
                 const real inv = 1 / sum;
@@ -238,7 +247,7 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
                         if (j == i) continue;
                         const real g = dz[i * T + j];  // dL/db_ij = dL/dlogit_ij
                         const real r_eps = r[i * T + j] + pl.eps;
-                        if (dp_partial) dp += double(g) * 0.5 * double(std::log(r_eps));
+                        if (dp_partial) dp += double(g) * 0.5 * double(fast_log(r_eps));
                         if (!into_v) continue;
                         // dv_i += 2 dr_ij (v_i - v_j), dv_j -= 2 dr_ij (v_i - v_j), dr_ij = g (p-2)/2 / (r_ij + eps).
                         // Direct differences again: 1/(r + eps) can reach 1/eps, and the expanded form

@@ -28,8 +28,9 @@ Var Linear::forward(const Var& x) const {
     if (x.value().ndim() < 1 || x.shape()[-1] != in_features)
         fail("Linear({}, {}): input has shape {}; expected [..., {}]", in_features, out_features, x.shape().str(),
              in_features);
-    // x [N, in] @ weight^T [in, out]: matmul reads weight [out, in] transposed, without a copy.
-    return add(matmul(x, weight, false, true), bias);
+    // x [N, in] @ weight^T [in, out] + bias: one operation (autograd/ops.cpp, linear), which is
+    // add(matmul(x, weight, false, true), bias) with the gradients accumulated in place.
+    return linear(x, weight, bias);
 }
 
 // ---- Embedding ---------------------------------------------------------------------------------

@@ -212,6 +212,14 @@ TEST_CASE("gradcheck gelu") {
     expect_passes([](const std::vector<Var>& v) { return gelu(v[0]); }, {Tensor::randn({4, 6}, gen, 0, 2)});
 }
 
+TEST_CASE("gradcheck linear: 2-D and 3-D inputs") {
+    Generator gen(19);
+    auto f = [](const std::vector<Var>& v) { return linear(v[0], v[1], v[2]); };
+    expect_passes(f, {randn({5, 4}, gen), randn({3, 4}, gen), randn({3}, gen)});
+    expect_passes(f, {randn({2, 3, 4}, gen), randn({6, 4}, gen), randn({6}, gen)});
+    expect_passes(f, {randn({4}, gen), randn({2, 4}, gen), randn({2}, gen)});  // one row, no batch axis
+}
+
 TEST_CASE("gradcheck embedding, with repeated ids") {
     Generator gen(11);
     std::vector<int64_t> ids = {3, 0, 3, 4, 1, 3};  // id 3 three times: its row collects three gradients
@@ -257,7 +265,7 @@ void expect_same_value_and_grads(const Fn& fused, const Fn& composed, const std:
 
 }  // namespace
 
-TEST_CASE("gradcheck layer_norm, gelu, cross_entropy: fused equals composed, value and gradients") {
+TEST_CASE("gradcheck layer_norm, gelu, linear, cross_entropy: fused equals composed, value and gradients") {
     Generator gen(13);
     const real eps = real(1e-5);
     expect_same_value_and_grads(
@@ -278,6 +286,9 @@ TEST_CASE("gradcheck layer_norm, gelu, cross_entropy: fused equals composed, val
             return mul(mul_scalar(v[0], real(0.5)), add_scalar(tanh(inner), 1));
         },
         {randn({4, 6}, gen)});
+    expect_same_value_and_grads([](const std::vector<Var>& v) { return linear(v[0], v[1], v[2]); },
+                                [](const std::vector<Var>& v) { return add(matmul(v[0], v[1], false, true), v[2]); },
+                                {randn({2, 3, 5}, gen), randn({7, 5}, gen), randn({7}, gen)});
     std::vector<int64_t> targets = {1, 0, 4, 2};
     expect_same_value_and_grads(
         [targets](const std::vector<Var>& v) { return cross_entropy(v[0], targets); },
@@ -387,6 +398,8 @@ TEST_CASE("gradcheck ops on inputs large enough for their parallel loops") {
     expect_passes([](const std::vector<Var>& v) { return layer_norm(v[0], v[1], v[2]); },
                   {x, randn({C}, gen), randn({C}, gen)});
     expect_passes([](const std::vector<Var>& v) { return gelu(v[0]); }, {x});
+    expect_passes([](const std::vector<Var>& v) { return linear(v[0], v[1], v[2]); },
+                  {x, randn({96, C}, gen), randn({96}, gen)});  // the bias gradient's column blocks
     expect_passes([](const std::vector<Var>& v) { return softmax(v[0]); }, {x});
     expect_passes([](const std::vector<Var>& v) { return log_softmax(v[0]); }, {x});
     expect_passes([](const std::vector<Var>& v) { return tanh(v[0]); }, {x});

@@ -218,6 +218,14 @@ TEST_CASE("autograd: embedding and cross_entropy reject out-of-range ids") {
     CHECK(logits.grad()[1] == doctest::Approx(0.25 / 6).epsilon(1e-6));
 }
 
+TEST_CASE("autograd: linear checks the shapes of input, weight and bias") {
+    Var x(Tensor({2, 3})), w(Tensor({4, 3})), b(Tensor({4})), w_bad(Tensor({4, 5})), b_bad(Tensor({3}));
+    CHECK(linear(x, w, b).shape() == Shape{2, 4});
+    CHECK(contains(error_of([&] { linear(x, w_bad, b); }), "expected [..., 5]"));
+    CHECK(contains(error_of([&] { linear(x, w, b_bad); }), "expected [out, in] and [out]"));
+    CHECK(contains(error_of([&] { linear(x, b, b); }), "expected [out, in] and [out]"));
+}
+
 TEST_CASE("autograd: layer_norm checks weight and bias shapes") {
     Var x(Tensor::zeros({2, 8}), true), w(Tensor::ones({8})), b(Tensor::zeros({7}));
     std::string e = error_of([&] { layer_norm(x, w, b); });
