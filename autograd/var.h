@@ -16,6 +16,7 @@ struct Node {
     Tensor value;
     Tensor grad;                               // empty until a gradient first flows in
     bool requires_grad = false;
+    bool retain_grad = false;                  // keep grad after backward (intermediate nodes; see Var::retain_grad)
     const char* op = "leaf";                   // the operation that made it, for messages
     std::vector<std::shared_ptr<Node>> inputs;  // empty for leaves and for untracked results
     // Reads this node's grad and adds into its inputs' grads. Receives the node itself rather
@@ -34,7 +35,9 @@ public:
     // is caught here with a message instead of a null-pointer crash.
     const Tensor& value() const { return checked_node().value; }
     Tensor& value() { return checked_node().value; }
-    // The gradient; empty when none has flowed in (or after zero_grad()).
+    // The gradient; empty when none has flowed in (or after zero_grad()). For a leaf (a
+    // parameter, an input made with requires_grad) it stays after backward(); for an intermediate
+    // result it is released as soon as its backward has run, unless retain_grad() was called.
     const Tensor& grad() const { return node_->grad; }
     Tensor& grad() { return node_->grad; }
     bool requires_grad() const { return node_ && node_->requires_grad; }
@@ -48,6 +51,9 @@ public:
     void backward();
     void backward(const Tensor& seed);
     void zero_grad();  // forget the gradient (PyTorch's set_to_none)
+    // Keep this intermediate result's gradient after backward() (PyTorch's retain_grad), for
+    // tests and for looking inside; the default frees it (notes/02-autograd.md, "Memory").
+    void retain_grad() { checked_node().retain_grad = true; }
 
 private:
     Node& checked_node() const;  // throws plat::Error for an undefined Var

@@ -41,11 +41,27 @@ TEST_CASE("autograd: the diamond accumulates both paths") {
     Var b = mul_scalar(a, 3), c = mul(a, a);
     Var d = mul(b, c);
     CHECK(d.item() == 24);
+    b.retain_grad();  // intermediate gradients are freed after use unless retained
+    c.retain_grad();
     d.backward();
     CHECK(a.grad().item() == 36);
-    // Intermediate gradients are kept for inspection: dd/db = c = 4, dd/dc = b = 6.
+    // The retained intermediate gradients: dd/db = c = 4, dd/dc = b = 6.
     CHECK(b.grad().item() == 4);
     CHECK(c.grad().item() == 6);
+}
+
+TEST_CASE("autograd: intermediate gradients are freed once used; leaves and retained ones stay") {
+    // y = sum((2x)^2 + 3x): a = 2x and b = 3x are intermediate; only a is retained.
+    Var x(Tensor::from_data({2}, {1, -2}), true);
+    Var a = mul_scalar(x, 2), b = mul_scalar(x, 3);
+    Var y = sum_all(add(mul(a, a), b));
+    a.retain_grad();
+    y.backward();
+    CHECK(x.grad()[0] == 11);  // 8x + 3
+    CHECK(x.grad()[1] == -13);
+    CHECK(a.grad()[0] == 4);  // 2a
+    CHECK(b.grad().empty());  // freed as soon as b's backward had passed it on to x
+    CHECK(y.grad().empty());  // the root's seed too
 }
 
 TEST_CASE("autograd: x * x gets 2x") {
@@ -139,6 +155,7 @@ TEST_CASE("autograd: backward twice accumulates leaf gradients exactly twice") {
     Var x(Tensor::from_data({2}, {1, -2}), true);
     Var a = mul_scalar(x, 3);
     Var loss = sum_all(mul(a, a));
+    a.retain_grad();
     loss.backward();
     CHECK(x.grad()[0] == 18);
     CHECK(x.grad()[1] == -36);
