@@ -10,14 +10,11 @@
 #include "core/error.h"
 #include "core/fast_math.h"
 #include "core/kernels.h"
+#include "core/threads.h"
 
 namespace plat {
 
 namespace {
-
-// Below this many elements a loop runs on one thread: waking the OpenMP team costs a few
-// microseconds, more than the loop itself (the same threshold as core/kernels.cpp).
-constexpr int64_t kParallelMin = 1 << 14;
 
 // The number of rows N when the last axis (of size C) is the row: [..., C] seen as [N, C].
 int64_t rows_of(const Shape& s) { return s.ndim() == 0 ? 0 : s.numel() / (s[-1] ? s[-1] : 1); }

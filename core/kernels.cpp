@@ -2,8 +2,6 @@
 // naive reference (notes/01-tensors.md).
 #include "core/kernels.h"
 
-#include "core/fast_math.h"
-
 #include <cblas.h>
 
 #include <algorithm>
@@ -12,12 +10,11 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/fast_math.h"
+#include "core/threads.h"
 
 namespace plat {
 
-// OpenMP pays only when a loop has enough work to amortize waking the threads (a few
-// microseconds); below this many elements the loops run on one thread.
-constexpr int64_t kParallelMin = 1 << 14;
 
 // A default-constructed Tensor has no storage; every kernel that reads or writes elements
 // rejects it here, at the boundary, instead of dereferencing a null pointer.
