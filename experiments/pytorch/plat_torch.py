@@ -475,6 +475,23 @@ def load_plat_checkpoint(path: str, dtype=torch.float32) -> nn.Module:
     return model
 
 
+PLAT_CHECKPOINT_FORMAT = "plat-checkpoint-1"  # nn/checkpoint.h kCheckpointFormat
+
+
+def save_plat_checkpoint(path: str, model: nn.Module, extra: Optional[Dict[str, str]] = None) -> None:
+    """The inverse of load_plat_checkpoint: a file that `plat eval --checkpoint` and `plat sample`
+    accept (nn/checkpoint.cpp read_checkpoint): __metadata__ "format" = PLAT_CHECKPOINT_FORMAT,
+    "config" = the model's configuration JSON, and exactly the state_dict tensors as float32
+    under their names (plat's names are the same). `extra` adds other metadata strings; "train"
+    is left out on purpose (plat reads it as its own resumable training progress)."""
+    extra = dict(extra or {})
+    for key in ("format", "config", "train"):
+        if key in extra:
+            raise ValueError(f"save_plat_checkpoint: metadata key {key!r} is reserved")
+    meta = {"format": PLAT_CHECKPOINT_FORMAT, "config": model.cfg.to_json(), **extra}
+    save_safetensors(path, {n: t.detach().to(torch.float32) for n, t in model.state_dict().items()}, meta)
+
+
 # --------------------------------------------------------------------------------------------
 # Self-test.
 
