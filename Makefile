@@ -7,6 +7,8 @@
 #   make data        install the data packages when missing, prepare data/ (KJV text, Fashion-MNIST)
 #   make fuzz        libFuzzer targets (clang) for the safetensors, idx and config readers,
 #                    FUZZ_SECONDS each (default 120: about 6 min in all)
+#   make bench       plat bench beside PyTorch (python3-torch, installed when missing): lm-s, lm-m,
+#                    vit-s x softmax/plap x 1/2 threads, one table with the ratios      (~8 min)
 #   make deps        install the Debian packages plat needs, when missing
 #   make clean
 # The library is compiled twice: in float (build/f32, the real thing) and with the scalar type
@@ -47,7 +49,7 @@ ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
-.PHONY: all test demo debug test-debug deps data fuzz clean
+.PHONY: all test demo bench debug test-debug deps data fuzz clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -83,9 +85,21 @@ test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests_f32 $(BUILD)/tests_f64 $(BUILD)/plat
 	@sh tests/run.sh $(BUILD)
 
+# The main job (experiments/demo.sh): a softmax baseline and a p-LaT byte-level model trained on
+# the KJV with the same budget, a side-by-side table, a loss plot and a sample from each.
+# Steps in order (not as prerequisites, which -j would run at once: two apt-gets would collide).
 demo: deps
+	@bash datasets/prepare_data.sh data
+	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
 	@$(MAKE) --no-print-directory $(BUILD)/plat
-	$(BUILD)/plat mlp-demo
+	bash experiments/demo.sh $(BUILD)/plat
+
+# The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
+# own /usr/bin/python3; `build/plat bench` alone needs nothing more.
+bench: deps
+	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+	@$(MAKE) --no-print-directory $(BUILD)/plat
+	sh experiments/bench_compare.sh $(BUILD)
 
 debug:
 	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O0 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
