@@ -5,8 +5,11 @@
 #   make debug       the same programs with -O0 -g, AddressSanitizer, UBSan   (into build-debug/)
 #   make test-debug  the test suites under the sanitizers
 #   make data        install the data packages when missing, prepare data/ (KJV text, Fashion-MNIST)
-#   make fuzz        libFuzzer targets (clang) for the safetensors, idx and config readers,
-#                    FUZZ_SECONDS each (default 120: about 6 min in all)
+#   make fuzz        libFuzzer targets (clang) for the safetensors, idx and config readers and the
+#                    command line, FUZZ_SECONDS each (default 120: 8 min, plus the first build's 4)
+#   make experiments the study of notes/06-experiments.md: 108 runs (3 tasks x 12 attention variants
+#                    x 3 seeds), tables and plots regenerated in the notes; resumable   (~25 min idle,
+#                    ~50 min on a busy machine; STUDY_STEPS=20 for a ~5 min smoke run)
 #   make bench       plat bench beside PyTorch (python3-torch, installed when missing): lm-s, lm-m,
 #                    vit-s x softmax/plap x 1/2 threads, one table with the ratios      (~8 min)
 #   make deps        install the Debian packages plat needs, when missing
@@ -49,7 +52,7 @@ ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
-.PHONY: all test demo bench debug test-debug deps data fuzz clean
+.PHONY: all test demo experiments bench debug test-debug deps data fuzz clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -93,6 +96,14 @@ demo: deps
 	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
 	@$(MAKE) --no-print-directory $(BUILD)/plat
 	bash experiments/demo.sh $(BUILD)/plat
+
+# The study (experiments/study/run.sh, notes/06-experiments.md): every run, evaluation, probe, table
+# and plot. Interrupted (Ctrl-C), it continues where it stopped the next time. Same order as demo.
+experiments: deps
+	@bash datasets/prepare_data.sh data
+	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
+	@$(MAKE) --no-print-directory $(BUILD)/plat
+	bash experiments/study/run.sh $(BUILD)/plat
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.

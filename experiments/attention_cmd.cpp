@@ -99,7 +99,7 @@ void register_attention(CLI::App& app) {
     cmd->add_option("--checkpoint", o->checkpoint, "take the model (and its configuration) from this checkpoint");
     cmd->add_option("--text", o->text, "lm: the input text (cropped to the model's context)")->capture_default_str();
     cmd->add_option("--data", o->data, "vit: the Fashion-MNIST directory (default: DATA/fashion-mnist)");
-    cmd->add_option("--index", o->index, "vit: which test image")->capture_default_str();
+    cmd->add_option("--index", o->index, "vit: which test image")->capture_default_str()->check(CLI::Range(0, 1 << 30));
     cmd->add_option("--out", o->out, "directory for the PNG files")->capture_default_str();
     cmd->add_option("--size", o->size, "approximate side of each picture, in pixels")
         ->capture_default_str()

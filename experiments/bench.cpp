@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@
 #include "core/random.h"
 #include "core/threads.h"
 #include "experiments/commands.h"
+#include "experiments/model_options.h"
 #include "nn/attention.h"
 #include "nn/models.h"
 #include "nn/optim.h"
@@ -196,24 +198,10 @@ Batch synthetic_batch(const BenchCase& c) {
 
 // ---- one training step, exactly as a training loop does it (nn/models.h) -------------------------------
 
-// --experiment free-grads measures a change proposed for autograd/var.cpp (notes/07, "Memory"):
-// release each intermediate node's gradient as soon as its backward has run (PyTorch keeps no
-// gradient of non-leaf tensors either). It wraps every backward closure below `root`.
-void free_grads_after_use(const Var& root) {
-    for (Node* n : reverse_topological_order(root.node().get())) {
-        if (!n->backward) continue;  // leaves (parameters) keep their gradients
-        n->backward = [inner = std::move(n->backward)](Node& self) {
-            inner(self);
-            self.grad = Tensor();
-        };
-    }
-}
-
 struct Trainer {
     std::unique_ptr<Model> model;
     std::unique_ptr<AdamW> opt;
     std::vector<Var> params;
-    bool free_grads = false;  // --experiment free-grads
 
     explicit Trainer(const ModelConfig& m) : model(make_model(m)) {
         opt = std::make_unique<AdamW>(make_param_groups(*model, 0.1), 1e-3);
@@ -228,7 +216,6 @@ struct Trainer {
             Var logits = model->forward(batch);
             Var loss = model->loss(logits, batch);
             opt->zero_grad();
-            if (free_grads) free_grads_after_use(loss);
             loss.backward();
         }
         clip_grad_norm(params, 1.0);
@@ -284,9 +271,14 @@ public:
         return call(label, [&] { return matmul(x, w, false, true); }, f, fb);
     }
 
+    // Linear::forward's one operation (autograd/ops.cpp, linear: the product and the bias), with
+    // the product's FLOPs.
     Var linear(const std::string& label, const Linear& lin, const Var& x) {
-        Var y = matmul_wt(label, x, lin.weight);
-        return call("bias add (broadcast [N,out] + [out])", [&] { return add(y, lin.bias); });
+        const double R = double(x.value().numel() / x.shape()[-1]), K = double(x.shape()[-1]);
+        const double N = double(lin.weight.shape()[0]);
+        const double f = 2 * R * N * K;
+        const double fb = f * ((x.requires_grad() ? 1 : 0) + (lin.weight.requires_grad() ? 1 : 0));
+        return call(label, [&] { return plat::linear(x, lin.weight, lin.bias); }, f, fb);
     }
 
     // Wraps every node's backward closure in the graph below `root` with a timer.
@@ -336,14 +328,14 @@ Var profiled_attention(Profiler& prof, const SelfAttention& attn, const Var& qkv
 // Block::forward, call by call: x = x + attn(norm1(x)); x = x + mlp(norm2(x)). Dropout is off (p = 0).
 Var profiled_block(Profiler& prof, const Block& blk, const Var& x) {
     Var a = prof.call(kNorm, [&] { return blk.norm1.forward(x); });
-    Var qkv = prof.linear("matmul qkv    [BT,C]x[C,3C]", blk.attn.qkv, a);
+    Var qkv = prof.linear("linear qkv    [BT,C]x[C,3C]+b", blk.attn.qkv, a);
     Var y = profiled_attention(prof, blk.attn, qkv);
-    Var proj = prof.linear("matmul proj   [BT,C]x[C,C]", blk.attn.proj, y);
+    Var proj = prof.linear("linear proj   [BT,C]x[C,C]+b", blk.attn.proj, y);
     Var h = prof.call(kAdd, [&] { return add(x, proj); });
     Var b = prof.call(kNorm, [&] { return blk.norm2.forward(h); });
-    Var fc = prof.linear("matmul fc     [BT,C]x[C,4C]", blk.mlp.fc, b);
+    Var fc = prof.linear("linear fc     [BT,C]x[C,4C]+b", blk.mlp.fc, b);
     Var g = prof.call(kGelu, [&] { return blk.mlp.act.forward(fc); });
-    Var out = prof.linear("matmul fc_out [BT,4C]x[4C,C]", blk.mlp.fc_out, g);
+    Var out = prof.linear("linear fc_out [BT,4C]x[4C,C]+b", blk.mlp.fc_out, g);
     return prof.call(kAdd, [&] { return add(h, out); });
 }
 
@@ -365,8 +357,7 @@ Var profiled_loss(Profiler& prof, Model& model, const Batch& batch) {
         const int64_t B = batch.images.size(0), C = vit.config().dim;
         const std::string embed = "patch embed (patchify, proj, cls, pos)";
         Var patches = prof.call(embed, [&] { return Var(patchify(batch.images, vit.patch_embed.patch)); });
-        Var pe = prof.matmul_wt(embed, patches, vit.patch_embed.proj.weight);
-        pe = prof.call(embed, [&] { return add(pe, vit.patch_embed.proj.bias); });
+        Var pe = prof.linear(embed, vit.patch_embed.proj, patches);
         Var cls = prof.call(embed, [&] { return add(Var(Tensor::zeros(Shape{B, 1, C})), vit.cls_token); });
         x = prof.call(embed, [&] { return concat({cls, pe}, 1); });
         x = prof.call(embed, [&] { return add(x, vit.pos_embed); });
@@ -374,8 +365,7 @@ Var profiled_loss(Profiler& prof, Model& model, const Batch& batch) {
         x = prof.call(kNorm, [&] { return vit.norm.forward(x); });
         Var first = prof.call("head (slice, linear)", [&] { return slice(x, 1, 0, 1); });  // token 0, [B, 1, C]
         Var cls_out = prof.call("head (slice, linear)", [&] { return reshape(first, Shape{B, C}); });
-        logits = prof.matmul_wt("head (slice, linear)", cls_out, vit.head.weight);
-        logits = prof.call("head (slice, linear)", [&] { return add(logits, vit.head.bias); });
+        logits = prof.linear("head (slice, linear)", vit.head, cls_out);
     }
     return prof.call("cross_entropy", [&] { return model.loss(logits, batch); });
 }
@@ -394,7 +384,6 @@ double profiled_step(Profiler& prof, Trainer& tr, const Batch& batch) {
     {
         Var loss = profiled_loss(prof, *tr.model, batch);
         phase("zero_grad", [&] { tr.opt->zero_grad(); });
-        if (tr.free_grads) free_grads_after_use(loss);
         prof.wrap_backward(loss);
         phase("(backward total)", [&] { loss.backward(); });
         // Releasing the graph frees every activation and intermediate gradient.
@@ -419,14 +408,12 @@ struct BenchOptions {
     int64_t sgemm_size = 2048;
     double sgemm_gflops = 0;  // given by the parent process to its children; 0: measure here
     bool json = false;
-    std::string experiment = "none";  // none | free-grads
     bool ops = false;                  // time single operations in isolation instead of steps
 };
 
 json run_case(const BenchCase& c, const BenchOptions& o) {
     const double base_rss = current_rss_mb();
     Trainer tr(c.config);
-    tr.free_grads = o.experiment == "free-grads";
     if (tr.model->num_parameters() <= 0) fail("bench: the model has no parameters");
     const Batch batch = synthetic_batch(c);
 
@@ -500,7 +487,6 @@ json run_case(const BenchCase& c, const BenchOptions& o) {
     j["cpu_s_per_step"] = cpu_steps / o.steps;
     j["load_avg"] = load;
     j["params"] = tr.model->num_parameters();
-    j["experiment"] = o.experiment;
     if (o.profile_steps > 0) {
         json bd = json::array();
         for (const std::string& l : prof.order()) {
@@ -579,9 +565,8 @@ json run_case_in_child(const std::string& name, const std::string& attn, const B
     if (n <= 0) fail("bench: cannot find this program's path (/proc/self/exe) to run a case in a fresh process");
     self[n] = '\0';
     const std::string cmd = fmt::format("'{}' bench --json --config {} --attn {} --steps {} --warmup {} "
-                                        "--profile-steps {} --sgemm-gflops {} --experiment {}",
-                                        self, name, attn, o.steps, o.warmup, o.profile_steps, o.sgemm_gflops,
-                                        o.experiment);
+                                        "--profile-steps {} --sgemm-gflops {}",
+                                        self, name, attn, o.steps, o.warmup, o.profile_steps, o.sgemm_gflops);
     FILE* pipe = popen(cmd.c_str(), "r");
     if (!pipe) fail("bench: could not start '{}'", cmd);
     std::string out;
@@ -790,16 +775,13 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--sgemm-size", o->sgemm_size, "n of the n x n x n sgemm that sets the ceiling")
         ->capture_default_str()
         ->check(CLI::Range(64, 8192));
-    cmd->add_option("--sgemm-gflops", o->sgemm_gflops, "use this sgemm rate instead of measuring it")->group("");
+    cmd->add_option("--sgemm-gflops", o->sgemm_gflops, "use this sgemm rate instead of measuring it")
+        ->check(finite_number(0, std::numeric_limits<double>::infinity(), false, "--sgemm-gflops"))
+        ->group("");
     cmd->add_flag("--json", o->json, "one JSON object per line per case instead of text");
     cmd->add_flag("--ops", o->ops,
                   "time single operations in isolation at the configuration's sizes, each beside a direct "
                   "reference (what a rewrite could gain)");
-    cmd->add_option("--experiment", o->experiment,
-                    "none, or free-grads: release each intermediate gradient once its backward has run (a proposed "
-                    "autograd change, measured)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"none", "free-grads"}));
     cmd->callback([o] { run_bench(*o); });
 }
 

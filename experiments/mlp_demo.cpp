@@ -9,6 +9,7 @@
 #include "core/kernels.h"
 #include "core/random.h"
 #include "experiments/commands.h"
+#include "experiments/model_options.h"
 
 namespace plat {
 
@@ -60,8 +61,8 @@ void register_mlp_demo(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("mlp-demo", "Fit a two-layer network to a noisy sine with the autograd engine");
     cmd->add_option("--hidden", opts->hidden, "hidden units")->capture_default_str()->check(CLI::Range(1, 4096));
     cmd->add_option("--steps", opts->steps, "gradient-descent steps")->capture_default_str()->check(CLI::Range(10, 1000000));
-    cmd->add_option("--lr", opts->lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--seed", opts->seed, "random seed")->capture_default_str();
+    cmd->add_option("--lr", opts->lr, "learning rate")->capture_default_str()->check(finite_number(0, 10, true));
+    cmd->add_option("--seed", opts->seed, "random seed")->capture_default_str()->check(unsigned_integer());
     cmd->callback([opts] { run_mlp_demo(*opts); });
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include <fmt/core.h>
@@ -273,18 +274,20 @@ void register_train(CLI::App& app) {
     c->cmd = cmd;
     cmd->add_option("task", c->task, "lm | vit | synthetic")->required()->check(CLI::IsMember({"lm", "vit", "synthetic"}));
     add_model_options(cmd, c->model);
-    using CLI::NonNegativeNumber;
-    using CLI::PositiveNumber;
     using CLI::Range;
+    // Real-valued options go through finite_number (experiments/model_options.h): CLI11's
+    // PositiveNumber, NonNegativeNumber and Range let "nan" through.
+    const double inf = std::numeric_limits<double>::infinity();
+    const int64_t many = int64_t(1) << 40;
     add_train_option(*c, "--steps", &TrainOptions::steps, "optimizer steps in the whole run", Range(int64_t(1), int64_t(1) << 40), true);
     add_train_option(*c, "--batch", &TrainOptions::batch, "batch size B (sequences or images per step)", Range(int64_t(1), int64_t(1) << 20), true);
-    add_train_option(*c, "--lr", &TrainOptions::lr, "peak learning rate (AdamW, betas 0.9, 0.95)", PositiveNumber, true);
-    add_train_option(*c, "--min-lr", &TrainOptions::min_lr, "learning rate at the end of the cosine", NonNegativeNumber, true);
-    add_train_option(*c, "--warmup", &TrainOptions::warmup, "linear warm-up steps", NonNegativeNumber, true);
-    add_train_option(*c, "--weight-decay", &TrainOptions::weight_decay, "AdamW decoupled weight decay (Linear weights only)", NonNegativeNumber, true);
-    add_train_option(*c, "--grad-clip", &TrainOptions::grad_clip, "clip the gradients' total 2-norm to this; 0 = off", NonNegativeNumber, true);
-    add_train_option(*c, "--dropout", &TrainOptions::dropout, "dropout rate while training", Range(0.0, 0.99), true);
-    add_train_option(*c, "--eval-every", &TrainOptions::eval_every, "validate and save last.safetensors every N steps (and at the end); 0 = at the end only", NonNegativeNumber, false);
+    add_train_option(*c, "--lr", &TrainOptions::lr, "peak learning rate (AdamW, betas 0.9, 0.95)", finite_number(0, inf, true), true);
+    add_train_option(*c, "--min-lr", &TrainOptions::min_lr, "learning rate at the end of the cosine", finite_number(0, inf), true);
+    add_train_option(*c, "--warmup", &TrainOptions::warmup, "linear warm-up steps", Range(int64_t(0), many), true);
+    add_train_option(*c, "--weight-decay", &TrainOptions::weight_decay, "AdamW decoupled weight decay (Linear weights only)", finite_number(0, inf), true);
+    add_train_option(*c, "--grad-clip", &TrainOptions::grad_clip, "clip the gradients' total 2-norm to this; 0 = off", finite_number(0, inf), true);
+    add_train_option(*c, "--dropout", &TrainOptions::dropout, "dropout rate while training", finite_number(0, 0.99), true);
+    add_train_option(*c, "--eval-every", &TrainOptions::eval_every, "validate and save last.safetensors every N steps (and at the end); 0 = at the end only", Range(int64_t(0), many), false);
     add_train_option(*c, "--eval-batches", &TrainOptions::eval_batches, "validation batches (of --batch rows) per validation", Range(int64_t(1), int64_t(1) << 30), false);
     add_train_option(*c, "--log-every", &TrainOptions::log_every, "a progress line every N steps", Range(int64_t(1), int64_t(1) << 40), false);
     c->options.push_back({cmd->add_flag("--quiet", c->train.quiet, "no progress lines (validation results still print); default off")
@@ -303,15 +306,12 @@ void register_train(CLI::App& app) {
     task_option(cmd->add_option("--clusters", c->train.synthetic.clusters, "synthetic: clusters K")->check(Range(1, 64)));
     task_option(cmd->add_option("--members", c->train.synthetic.members, "synthetic: tokens per cluster M")->check(Range(2, 64)));
     task_option(cmd->add_option("--keep", c->train.synthetic.keep, "synthetic: probability q that a position shows its cluster's true member")
-                    ->check(Range(0.0, 1.0)));
+                    ->check(finite_number(0, 1)));
     cmd->callback([c] {
         int code = run_train(*c);
         // An interrupted run has saved its checkpoint and printed how to resume; its exit code
         // says it did not finish (130 = 128 + SIGINT), for scripts that call it.
-        if (code != 0) {
-            std::fflush(stdout);
-            std::exit(code);
-        }
+        if (code != 0) throw CommandExit{code};
     });
 }
 
@@ -325,8 +325,10 @@ void register_eval(CLI::App& app) {
         ->check(CLI::IsMember({"val", "test"}));
     cmd->add_option("--batches", e->batches, "batches to average over; 0 = the whole split (synthetic: 50)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--batch", e->batch, "rows per batch; 0 = the run's --batch")->capture_default_str()->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
+    cmd->add_option("--batch", e->batch, "rows per batch; 0 = the run's --batch")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(0), int64_t(1) << 20));
     cmd->add_option("--data", e->data, "data directory (default: the run's, else $PLAT_DATA_DIR, else ./data)");
     cmd->callback([e] { run_eval(*e); });
 }
@@ -339,11 +341,11 @@ void register_sample(CLI::App& app) {
     cmd->add_option("--length", s->length, "bytes to generate")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(1) << 20));
     cmd->add_option("--temperature", s->temperature, "divides the logits; < 1 is more conservative, > 1 more random")
         ->capture_default_str()
-        ->check(CLI::Range(1e-3, 100.0));
+        ->check(finite_number(1e-3, 100));
     cmd->add_option("--top-k", s->top_k, "sample among the k most likely bytes (1..256); 0 = all")
         ->capture_default_str()
         ->check(CLI::Range(0, 256));
-    cmd->add_option("--seed", s->seed, "random seed of the sampling")->capture_default_str();
+    cmd->add_option("--seed", s->seed, "random seed of the sampling")->capture_default_str()->check(unsigned_integer());
     cmd->callback([s] { run_sample(*s); });
 }
 

@@ -123,9 +123,18 @@ SelfAttention::SelfAttention(const ModelConfig& config, int layer, bool causal, 
 
 void SelfAttention::reset_parameters(Generator& gen) { p.value().fill(real(p_init)); }
 
-Var SelfAttention::forward(const Var& x, Tensor* weights) const {
+Var SelfAttention::forward(const Var& x, Tensor* weights, Tensor* values) const {
     if (x.value().ndim() != 3) fail("SelfAttention: input has shape {}; expected [B, T, C]", x.shape().str());
     Var qkv_out = qkv.forward(x);  // [B, T, 3C]: q, k, v side by side
+    if (values) {
+        // v is the last C channels of each row of qkv [B, T, 3C]; copied out, so the trace
+        // holds [B, T, C] with the heads side by side, as the attention output.
+        const Tensor& all = qkv_out.value();
+        int64_t B = all.size(0), T = all.size(1), C = all.size(2) / 3;
+        *values = Tensor(Shape{B, T, C});
+        for (int64_t bt = 0; bt < B * T; bt++)
+            for (int64_t c = 0; c < C; c++) (*values)[bt * C + c] = all[bt * 3 * C + 2 * C + c];
+    }
     Var y = plap ? plap_attention(qkv_out, p, heads, causal, self, real(eps), weights)
                  : softmax_attention(qkv_out, heads, causal, weights);  // [B, T, C], heads side by side
     return drop.forward(proj.forward(y));
@@ -144,8 +153,8 @@ Block::Block(const ModelConfig& config, int layer, bool causal, const LayerNames
     register_module(names.mlp, mlp);
 }
 
-Var Block::forward(const Var& x, Tensor* weights) const {
-    Var h = add(x, attn.forward(norm1.forward(x), weights));  // the residual stream carries x
+Var Block::forward(const Var& x, Tensor* weights, Tensor* values) const {
+    Var h = add(x, attn.forward(norm1.forward(x), weights, values));  // the residual stream carries x
     return add(h, mlp.forward(norm2.forward(h)));
 }
 

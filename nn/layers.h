@@ -113,8 +113,10 @@ class SelfAttention : public Module {
 public:
     SelfAttention(const ModelConfig& config, int layer, bool causal, double residual_std, const LayerNames& names,
                   Generator* dropout_gen);
-    // x [B, T, C] -> [B, T, C]. When `weights` is given it receives A [B, H, T, T].
-    Var forward(const Var& x, Tensor* weights = nullptr) const;
+    // x [B, T, C] -> [B, T, C]. When `weights` is given it receives A [B, H, T, T]; when
+    // `values` is given it receives a copy of v [B, T, C], the third of qkv (head h = channels
+    // [h*D, (h+1)*D)), which is what the p-Laplacian distances r_ij are measured on.
+    Var forward(const Var& x, Tensor* weights = nullptr, Tensor* values = nullptr) const;
 
     int heads;
     bool causal;
@@ -135,7 +137,8 @@ protected:
 class Block : public Module {
 public:
     Block(const ModelConfig& config, int layer, bool causal, const LayerNames& names, Generator* dropout_gen);
-    Var forward(const Var& x, Tensor* weights = nullptr) const;  // [B, T, C] -> [B, T, C]
+    // [B, T, C] -> [B, T, C]; `weights` and `values` as in SelfAttention::forward.
+    Var forward(const Var& x, Tensor* weights = nullptr, Tensor* values = nullptr) const;
 
     LayerNorm norm1;
     SelfAttention attn;

@@ -113,10 +113,11 @@ Var GPT::forward(const Batch& batch, Trace* trace) {
     if (trace) {
         trace->embedded = x.value();
         trace->attention.assign(h.size(), Tensor());
+        trace->values.assign(h.size(), Tensor());
         trace->hidden.assign(h.size(), Tensor());
     }
     for (size_t l = 0; l < h.size(); l++) {
-        x = h[l]->forward(x, trace ? &trace->attention[l] : nullptr);
+        x = h[l]->forward(x, trace ? &trace->attention[l] : nullptr, trace ? &trace->values[l] : nullptr);
         if (trace) trace->hidden[l] = x.value();
     }
     x = ln_f.forward(x);
@@ -198,10 +199,11 @@ Var VisionTransformer::forward(const Batch& batch, Trace* trace) {
     if (trace) {
         trace->embedded = x.value();
         trace->attention.assign(blocks.size(), Tensor());
+        trace->values.assign(blocks.size(), Tensor());
         trace->hidden.assign(blocks.size(), Tensor());
     }
     for (size_t l = 0; l < blocks.size(); l++) {
-        x = blocks[l]->forward(x, trace ? &trace->attention[l] : nullptr);
+        x = blocks[l]->forward(x, trace ? &trace->attention[l] : nullptr, trace ? &trace->values[l] : nullptr);
         if (trace) trace->hidden[l] = x.value();
     }
     x = norm.forward(x);

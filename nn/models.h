@@ -33,12 +33,15 @@ struct Batch {
     static Batch vit(Tensor images, std::vector<int64_t> labels = {});
 };
 
-// What forward() records when asked: per layer, the attention weights and the hidden state,
-// for the attention maps and the over-smoothing measure. The tensors share storage with the
-// forward pass's values, which nothing writes into afterwards: they stay valid and unchanged.
+// What forward() records when asked: per layer, the attention weights, the value vectors and
+// the hidden state, for the attention maps, the nearest-neighbour attention mass and the
+// over-smoothing measure (experiments/probe.h). The tensors share storage with the forward
+// pass's values (values[l] is a copy), which nothing writes into afterwards: they stay valid
+// and unchanged.
 struct Trace {
     Tensor embedded;                 // the blocks' input x, [B, T, C] (vit: T = N + 1 tokens)
     std::vector<Tensor> attention;   // attention[l] = A of block l, [B, H, T, T]
+    std::vector<Tensor> values;      // values[l] = v of block l, [B, T, C]; head h is channels [h*D, (h+1)*D)
     std::vector<Tensor> hidden;      // hidden[l] = output of block l, [B, T, C]
 };
 

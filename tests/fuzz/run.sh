@@ -1,7 +1,8 @@
 #!/bin/bash
-# tests/fuzz/run.sh [SECONDS]: build plat's three libFuzzer targets with clang, AddressSanitizer
-# and UBSan into build-fuzz/, then run each for SECONDS (default 120) from its committed seed
-# corpus (notes/08-data-safety.md, "Fuzzing"). Exits non-zero when a target finds a crash, a
+# tests/fuzz/run.sh [SECONDS]: build plat's four libFuzzer targets (the safetensors, idx and config
+# readers, and the command line) with clang, AddressSanitizer and UBSan into build-fuzz/, then run
+# each for SECONDS (default 120) from its committed seed corpus (notes/08-data-safety.md,
+# "Fuzzing"). Exits non-zero when a target finds a crash, a
 # sanitizer report, a leak, a hang, an allocation over the limits or a broken invariant; the
 # input is saved as build-fuzz/crashes/<target>/crash-<sha1> (reproduce: build-fuzz/fuzz_<target> FILE).
 #   bash tests/fuzz/run.sh 60            every target, 60 s each
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/../.."
 
 seconds=${1:-120}
 shift || true
-targets=${*:-safetensors idx config}
+targets=${*:-safetensors idx config cli}
 CXX=${FUZZ_CXX:-clang++}
 OUT=build-fuzz
 BLAS_INC=/usr/include/x86_64-linux-gnu/openblas-openmp
@@ -26,10 +27,13 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 CXXFLAGS="-std=c++17 -O1 -g $SAN -DPLAT_REAL=float -I. -I$BLAS_INC"
 WARN="-Wall -Wextra -Wno-unused-parameter"  # for the targets; the library's warnings are the Makefile build's business
 LDLIBS="-L$BLAS_LIB -Wl,-rpath,$BLAS_LIB -lopenblas -lgomp -lfmt -lm"
-# Only what the three parsers link against: core/, datasets/idx.cpp and files.cpp, nn/config.cpp,
+# Only what the three file parsers link against: core/, datasets/idx.cpp and files.cpp, nn/config.cpp,
 # and nn/attention.cpp (config reads and names the self term: parse_self_term, self_term_name)
 # with autograd/ under it.
 LIB_SRC="$(ls core/*.cpp) autograd/ops.cpp autograd/var.cpp datasets/idx.cpp datasets/files.cpp nn/config.cpp nn/attention.cpp"
+# The command line's target registers every command, so it links the whole library and all of
+# experiments/ but main.cpp (as the Makefile's tests_f32 does).
+CLI_SRC="$(ls core/*.cpp autograd/*.cpp nn/*.cpp datasets/*.cpp) $(ls experiments/*.cpp | grep -v '^experiments/main.cpp$')"
 
 # Recompiles `src` into `obj` unless obj is newer than the source and every header it includes
 # (the compiler's -MMD list in obj.d).
@@ -48,12 +52,14 @@ compile() {
 }
 
 echo "== building the fuzz targets into $OUT/"
-objs=""
-for src in $LIB_SRC; do
-    compile "$src" "$OUT/obj/${src%.cpp}.o" "-fsanitize=fuzzer-no-link"
-    objs="$objs $OUT/obj/${src%.cpp}.o"
-done
 for t in $targets; do
+    srcs=$LIB_SRC
+    [ "$t" = cli ] && srcs=$CLI_SRC
+    objs=""
+    for src in $srcs; do
+        compile "$src" "$OUT/obj/${src%.cpp}.o" "-fsanitize=fuzzer-no-link"
+        objs="$objs $OUT/obj/${src%.cpp}.o"
+    done
     compile "tests/fuzz/fuzz_$t.cpp" "$OUT/obj/fuzz_$t.o" "-fsanitize=fuzzer $WARN"
     $CXX $SAN -fsanitize=fuzzer "$OUT/obj/fuzz_$t.o" $objs -o "$OUT/fuzz_$t" $LDLIBS
 done
