@@ -14,25 +14,10 @@
 #include "core/kernels.h"
 #include "core/random.h"
 #include "core/threads.h"
+#include "tests/helpers.h"
 
 using namespace plat;
-
-namespace {
-
-// The message of the plat::Error that `f` throws ("" if it throws none).
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-}  // namespace
+using namespace plat::test;
 
 TEST_CASE("autograd: the diamond accumulates both paths") {
     // a = 2 feeds b = 3a and c = a * a; d = b * c = 3 a^3, so dd/da = 9 a^2 = 36.

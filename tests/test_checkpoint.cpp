@@ -5,15 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,66 +18,17 @@
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "nn/checkpoint.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 
 namespace {
-
-// A fresh directory from mkdtemp, removed with everything in it when the test ends.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/plat-checkpoint-XXXXXX";
-        REQUIRE(mkdtemp(pattern) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-    std::vector<std::string> listing() const {
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    REQUIRE(out.good());
-}
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string le64(uint64_t n) {
     std::string s(8, '\0');
     for (int i = 0; i < 8; i++) s[i] = char((n >> (8 * i)) & 0xff);
     return s;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-// The message of the plat::Error that `f` throws. Any other exception, or none, fails the test:
-// a bad checkpoint must come back as a plat::Error the command line prints on one line.
-// (Not fatal, so that every row of a table is reported.)
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        FAIL_CHECK("expected plat::Error, got another exception: " << std::string(e.what()));
-        return "";
-    } catch (...) {
-        FAIL_CHECK("expected plat::Error, got a non-standard exception");
-        return "";
-    }
-    FAIL_CHECK("expected plat::Error, nothing was thrown");
-    return "";
 }
 
 // Small models: the lm has a learnable p (so its state has transformer.h.0.attn.p), the vit
@@ -257,7 +202,7 @@ struct Good {
 }  // namespace
 
 TEST_CASE("checkpoint: bad checkpoints are refused with one line naming the file and the problem") {
-    TempDir dir;
+    TempDir dir("checkpoint-bad");
     const Good good(dir);
     const std::string bias = "transformer.ln_f.bias";  // [8], stored right before transformer.ln_f.weight [8]
     const std::vector<Case> cases = {
@@ -312,7 +257,7 @@ TEST_CASE("checkpoint: bad checkpoints are refused with one line naming the file
 }
 
 TEST_CASE("checkpoint: save then load gives identical parameters, configuration, metadata and logits") {
-    TempDir dir;
+    TempDir dir("checkpoint-round-trip");
     for (const ModelConfig& config : {tiny_lm(), tiny_vit()}) {
         CAPTURE(config.to_json());
         std::unique_ptr<Model> model = make_model(config);
@@ -351,7 +296,7 @@ TEST_CASE("checkpoint: save then load gives identical parameters, configuration,
 }
 
 TEST_CASE("checkpoint: optimizer state round trip: training resumed from the file takes the same steps") {
-    TempDir dir;
+    TempDir dir("checkpoint-optimizer");
     const Batch batch = lm_batch(9);
     auto train_step = [&](Model& model, Optimizer& opt) {
         Var loss = model.loss(model.forward(batch), batch);
@@ -397,7 +342,7 @@ TEST_CASE("checkpoint: optimizer state round trip: training resumed from the fil
 }
 
 TEST_CASE("checkpoint: a save that fails half-way leaves the previous checkpoint loadable") {
-    TempDir dir;
+    TempDir dir("checkpoint-failed-save");
     const std::string path = dir.file("last.safetensors");
     std::unique_ptr<Model> old_model = make_model(tiny_lm());
     save_checkpoint(path, *old_model, nullptr, {{"train", "old"}});

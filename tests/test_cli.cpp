@@ -12,25 +12,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "experiments/cli.h"
 #include "nn/checkpoint.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const char* what) {
-    std::string pattern = (fs::temp_directory_path() / (std::string("plat-test-cli-") + what + "-XXXXXX")).string();
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    REQUIRE(mkdtemp(buf.data()) != nullptr);
-    return buf.data();
-}
 
 std::string read_all(std::FILE* f) {
     std::fflush(f);
@@ -39,19 +31,6 @@ std::string read_all(std::FILE* f) {
     char buf[4096];
     while (size_t n = std::fread(buf, 1, sizeof buf, f)) s.append(buf, n);
     return s;
-}
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-    REQUIRE(out.good());
 }
 
 // Every file and directory under `dir` with its size, sorted: what a command may not change.
@@ -290,9 +269,8 @@ const Row kBadInputs[] = {
 
 // The fixture directory the rows read (never write): a tiny synthetic run made by run_cli itself,
 // a vit checkpoint without training progress, damaged files, a data directory with nothing in it,
-// a text too short for one window and one long enough.
-std::string make_fixtures() {
-    const std::string F = temp_dir("fixtures");
+// a text too short for one window and one long enough; all in the empty directory F.
+void make_fixtures(const std::string& F) {
     CliOutcome made = run_captured({"plat", "train", "synthetic", "--dim", "8", "--heads", "2", "--layers", "1",
                                     "--context", "8", "--steps", "2", "--batch", "2", "--eval-every", "0",
                                     "--eval-batches", "1", "--quiet", "--run", F + "/syn"},
@@ -315,20 +293,22 @@ std::string make_fixtures() {
     std::string text;
     while (text.size() < 2000) text += "and the earth was without form, and void. ";
     write_bytes(F + "/text.txt", text);
-    return F;
 }
 
 }  // namespace
 
 TEST_CASE("cli: every bad command line gets one line naming the problem, exit code 2 or 1, and leaves no file") {
-    const std::string F = make_fixtures();
+    TempDir fixtures("cli-fixtures");
+    const std::string& F = fixtures.path;
+    make_fixtures(F);
     ScopedEnv data("PLAT_DATA_DIR", F + "/empty");  // no data files: the rows must not need them
     const std::vector<std::string> fixtures_before = listing(F);
     const std::string checkpoint_before = read_bytes(F + "/syn/last.safetensors");
 
     int rows = 0;
     for (const Row& row : kBadInputs) {
-        const std::string E = temp_dir("row");
+        TempDir row_dir("cli-row");
+        const std::string& E = row_dir.path;
         std::vector<std::string> args = {"plat"};
         for (const std::string& a : row.args) {
             if (a == "{TINY}")
@@ -353,18 +333,19 @@ TEST_CASE("cli: every bad command line gets one line naming the problem, exit co
         CHECK(r.err.find(message) != std::string::npos);
         // Nothing written: no run directory, no checkpoint, no partial output, no temporary.
         CHECK(listing(E) == std::vector<std::string>{});
-        fs::remove_all(E);
         rows++;
     }
     CHECK(listing(F) == fixtures_before);
     CHECK(read_bytes(F + "/syn/last.safetensors") == checkpoint_before);
     MESSAGE(rows << " bad command lines checked");
-    fs::remove_all(F);
 }
 
 TEST_CASE("cli: run_cli keeps no state between calls, and parse-only mode runs nothing") {
-    const std::string F = make_fixtures();
-    const std::string E = temp_dir("state");
+    TempDir fixtures("cli-fixtures");
+    const std::string& F = fixtures.path;
+    make_fixtures(F);
+    TempDir state_dir("cli-state");
+    const std::string& E = state_dir.path;
     // A call that gives --dim and fails; then a resume, which refuses any model option. Had the
     // first call's --dim stayed "given", the second would fail on it instead of on --steps.
     CliOutcome first = run_captured({"plat", "train", "synthetic", "--dim", "16", "--run", F + "/syn"}, E);
@@ -402,6 +383,4 @@ TEST_CASE("cli: run_cli keeps no state between calls, and parse-only mode runs n
         CHECK(text.find("--steps: Value 0 not in range") != std::string::npos);
     }
     CHECK(listing(E) == std::vector<std::string>{});
-    fs::remove_all(E);
-    fs::remove_all(F);
 }

@@ -20,8 +20,10 @@
 #include "core/shape.h"
 #include "core/tensor.h"
 #include "core/threads.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 
 namespace {
 
@@ -30,17 +32,6 @@ namespace {
 constexpr double kEps = std::numeric_limits<real>::epsilon();
 // Results below the smallest normal float lose relative precision (gradual underflow).
 constexpr double kTiny = std::numeric_limits<real>::min();
-
-// The message of the plat::Error thrown by f, or "(no error)".
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Shape shape_of(std::vector<int64_t> dims) {
     Shape s;

@@ -7,9 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,41 +18,12 @@
 #include "datasets/idx.h"
 #include "datasets/synthetic.h"
 #include "datasets/text.h"
+#include "tests/helpers.h"
 
 using namespace plat;
-namespace fs = std::filesystem;
+using namespace plat::test;
 
 namespace {
-
-// Runs fn, which must throw plat::Error; returns the message ("" and a failed check otherwise).
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        FAIL_CHECK("threw a non-plat exception: " << e.what());
-        return "";
-    }
-    FAIL_CHECK("did not throw");
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// A fresh directory for the files one test writes; removed when the object goes.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "plat-test-datasets-XXXXXX").string();
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        REQUIRE(mkdtemp(buf.data()) != nullptr);
-        path = buf.data();
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
 
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
     FILE* f = std::fopen(path.c_str(), "wb");
@@ -135,7 +103,7 @@ TEST_CASE("text: the split puts floor(n / 10) bytes, the last ones, in validatio
 }
 
 TEST_CASE("text: missing, empty and too-short files give errors that say what to do") {
-    TempDir dir;
+    TempDir dir("datasets-text");
     std::string missing = dir.file("kjv.txt");
     std::string msg = error_of([&] { load_text_bytes(missing); });
     CHECK(contains(msg, missing));
@@ -306,7 +274,7 @@ TEST_CASE("idx: a good file round-trips, from a buffer and from a file") {
     CHECK(a.data == pixels);
     check_idx_images(a, 28, 28);
 
-    TempDir dir;
+    TempDir dir("datasets-idx");
     std::vector<uint8_t> labels = {0, 9, 4};
     write_file(dir.file("labels"), idx_file(0x00000801, {3}, labels));
     IdxArray l = read_idx(dir.file("labels"));
@@ -358,7 +326,7 @@ TEST_CASE("idx: a table of bad files, each rejected with its own message") {
         {"label 10", true, idx_file(0x801, {3}, {0, 10, 2}), labels, "label 10 at index 1 is out of range"},
         {"label 255", true, idx_file(0x801, {1}, {255}), labels, "label 255 at index 0"},
     };
-    TempDir dir;
+    TempDir dir("datasets-idx-bad");
     for (size_t i = 0; i < cases.size(); i++) {
         const Case& c = cases[i];
         CAPTURE(c.what);
@@ -376,7 +344,7 @@ TEST_CASE("idx: a table of bad files, each rejected with its own message") {
 }
 
 TEST_CASE("idx: Fashion-MNIST image and label counts must agree") {
-    TempDir dir;
+    TempDir dir("datasets-fashion-counts");
     write_fake_fashion(dir, 6, 4);
     write_file(dir.file("t10k-labels-idx1-ubyte"), idx_file(0x801, {3}, test_labels(3)));
     std::string msg = error_of([&] { load_fashion_mnist(dir.path, 2); });
@@ -384,7 +352,7 @@ TEST_CASE("idx: Fashion-MNIST image and label counts must agree") {
     CHECK(contains(msg, "holds 3 labels"));
     CHECK(contains(msg, "make data"));
 
-    TempDir empty_dir;
+    TempDir empty_dir("datasets-fashion-empty");
     msg = error_of([&] { load_fashion_mnist(empty_dir.path); });
     CHECK(contains(msg, "train-images-idx3-ubyte"));
     CHECK(contains(msg, "make data"));
@@ -422,7 +390,7 @@ TEST_CASE("idx: every truncation and random corruption of a good file parses or 
 // Fashion-MNIST
 
 TEST_CASE("fashion-mnist: split, normalization by the train part only, on a fake copy") {
-    TempDir dir;
+    TempDir dir("datasets-fashion-split");
     const int n_all = 12, n_test = 4, n_val = 3, n_train = n_all - n_val;
     write_fake_fashion(dir, n_all, n_test);
     FashionMNIST d = load_fashion_mnist(dir.path, n_val);

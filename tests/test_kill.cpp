@@ -15,17 +15,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "experiments/run_dir.h"
 #include "nn/checkpoint.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -72,13 +71,6 @@ int64_t check_complete_version(const std::string& path, Model& model) {
     return v;
 }
 
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // In the child: only single-threaded work (no OpenMP region: the forked child has none of the
 // parent's worker threads), no doctest, and _exit so that no destructor or atexit handler runs.
 [[noreturn]] void child_saves(Model& model, const std::string& path, int64_t first_version, int64_t count,
@@ -108,22 +100,10 @@ pid_t fork_child() {
     return pid;
 }
 
-struct KillTempDir {
-    std::string path;
-    KillTempDir() {
-        std::string pattern = (fs::temp_directory_path() / "plat-test-kill-XXXXXX").string();
-        std::vector<char> buf(pattern.begin(), pattern.end());
-        buf.push_back('\0');
-        REQUIRE(mkdtemp(buf.data()) != nullptr);
-        path = buf.data();
-    }
-    ~KillTempDir() { fs::remove_all(path); }
-};
-
 }  // namespace
 
 TEST_CASE("kill: a save cut at any byte of the temporary file leaves the previous checkpoint, bit for bit") {
-    KillTempDir dir;
+    TempDir dir("kill-cut");
     const std::string path = dir.path + "/last.safetensors";  // a run directory's name: see remove_stale_temporaries
     std::unique_ptr<Model> model = make_model(kill_test_model());
     set_version(*model, 0);
@@ -156,7 +136,7 @@ TEST_CASE("kill: a save cut at any byte of the temporary file leaves the previou
 }
 
 TEST_CASE("kill: SIGKILL at any moment of a stream of saves leaves one complete version") {
-    KillTempDir dir;
+    TempDir dir("kill-sigkill");
     const std::string path = dir.path + "/last.safetensors";
     std::unique_ptr<Model> model = make_model(kill_test_model());
     set_version(*model, 0);

@@ -20,8 +20,10 @@
 #include "nn/config.h"
 #include "nn/models.h"
 #include "nn/optim.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 
 namespace {
 
@@ -72,19 +74,6 @@ Batch random_vit_batch(int64_t B, uint64_t seed) {
     for (auto& v : labels) v = gen.randint(10);
     return Batch::vit(images, labels);
 }
-
-// The message of the plat::Error that f throws ("" when it throws none).
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 StateDict clone_state(const StateDict& s) {
     StateDict out;
@@ -363,7 +352,7 @@ TEST_CASE("nn: config validation names the field, the value and the valid range"
 
 TEST_CASE("nn: config from_json names a missing, unexpected or mistyped key") {
     std::string good = lm_config(32, 2, 4, 16).to_json();
-    CHECK(error_of([&] { ModelConfig::from_json(good); }).empty());
+    CHECK_NOTHROW(ModelConfig::from_json(good));
     nlohmann::json j = nlohmann::json::parse(good);
     for (const char* key : {"model", "dim", "layers", "heads", "context", "attn", "p", "self", "eps", "learn_p", "seed"}) {
         nlohmann::json k = j;

@@ -5,17 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -24,42 +20,12 @@
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 
 namespace {
-
-// A fresh directory from mkdtemp, removed with everything in it when the test ends.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char pattern[] = "/tmp/plat-safetensors-XXXXXX";
-        REQUIRE(mkdtemp(pattern) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() {
-        chmod(path.c_str(), 0700);  // in case a test made it read-only
-        std::filesystem::remove_all(path);
-    }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-    std::vector<std::string> listing() const {
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    REQUIRE(out.good());
-}
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string le64(uint64_t n) {
     std::string s(8, '\0');
@@ -81,25 +47,6 @@ std::string f32_bytes(std::initializer_list<float> values) {
     return s;
 }
 
-// The message of the plat::Error that `f` throws. Any other exception, or none, fails the test:
-// a bad file must always come back as a plat::Error the command line can print.
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        FAIL("expected plat::Error, got another exception: " << e.what());
-    } catch (...) {
-        FAIL("expected plat::Error, got a non-standard exception");
-    }
-    FAIL("expected plat::Error, nothing was thrown");
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 void check_same_values(const Tensor& a, const Tensor& b) {
     REQUIRE(a.shape() == b.shape());
     for (int64_t i = 0; i < a.numel(); i++) CHECK(a[i] == b[i]);
@@ -108,7 +55,7 @@ void check_same_values(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 TEST_CASE("safetensors: F32, I64 and metadata survive a save and a load exactly") {
-    TempDir dir;
+    TempDir dir("safetensors-round-trip");
     Generator gen(7);
     TensorFile out;
     Tensor w = Tensor::randn(Shape{3, 4}, gen);
@@ -236,7 +183,7 @@ TEST_CASE("safetensors: a file written by hand (not by plat) loads, in any key o
 }
 
 TEST_CASE("safetensors: every kind of bad file is refused with a one-line message that says why") {
-    TempDir dir;
+    TempDir dir("safetensors-bad");
     const std::string ok_entry = R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
     const std::string eight = std::string(8, '\0');
     const std::string long_shape = [] {
@@ -438,7 +385,7 @@ TEST_CASE("safetensors: TensorFile accessors refuse misuse with messages that na
 }
 
 TEST_CASE("safetensors: a save that fails half-way leaves the previous file intact and no temporary") {
-    TempDir dir;
+    TempDir dir("safetensors-failed-save");
     const std::string path = dir.file("model.safetensors");
     TensorFile old_file;
     old_file.put("w", Tensor::from_data(Shape{2}, {1, 2}));
@@ -503,7 +450,7 @@ TEST_CASE("safetensors: a save that fails half-way leaves the previous file inta
 }
 
 TEST_CASE("safetensors: a save into a directory that does not exist fails cleanly") {
-    TempDir dir;
+    TempDir dir("safetensors-no-dir");
     TensorFile f;
     f.put("w", Tensor::ones(Shape{1}));
     const std::string message = error_of([&] { save_safetensors(dir.file("no/such/dir/m.safetensors"), f); });

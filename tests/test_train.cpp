@@ -20,40 +20,13 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "experiments/train.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using namespace plat::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory from mkdtemp, removed with everything in it when the test ends.
-struct TrainTempDir {
-    std::string path;
-    TrainTempDir() {
-        std::string pattern = (fs::temp_directory_path() / "plat-test-train-XXXXXX").string();
-        std::vector<char> buf(pattern.begin(), pattern.end());
-        buf.push_back('\0');
-        REQUIRE(mkdtemp(buf.data()) != nullptr);
-        path = buf.data();
-    }
-    ~TrainTempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-    std::vector<std::string> listing() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Text for the lm: 4000 bytes of words drawn from a small vocabulary, so there is something to
 // learn and the 10% validation part holds many windows.
@@ -199,7 +172,7 @@ TEST_CASE("train: an interrupted and resumed run makes bitwise the losses of an 
     };
     for (const Case& c : cases) {
         SUBCASE(c.name) {
-            TrainTempDir dir;
+            TempDir dir("train-resume");
             TrainOptions options = tiny_options(c.task);
             options.dropout = c.dropout;
 
@@ -237,7 +210,7 @@ TEST_CASE("train: an interrupted and resumed run makes bitwise the losses of an 
 }
 
 TEST_CASE("train: Ctrl-C stops after the step, saves last.safetensors, and the resumed run is exact") {
-    TrainTempDir dir;
+    TempDir dir("train-ctrl-c");
     const ModelConfig config = tiny_lm("softmax", false);
     TrainOptions options = tiny_options("lm");
     options.dropout = 0.1;
@@ -283,7 +256,7 @@ TEST_CASE("train: Ctrl-C stops after the step, saves last.safetensors, and the r
 }
 
 TEST_CASE("train: the run directory: config.json, metrics.csv, checkpoints, no temporaries") {
-    TrainTempDir dir;
+    TempDir dir("train-run-dir");
     const ModelConfig config = tiny_lm("plap", false);
     TrainOptions options = tiny_options("lm");
     options.steps = 8;
@@ -336,7 +309,7 @@ TEST_CASE("train: the run directory: config.json, metrics.csv, checkpoints, no t
 }
 
 TEST_CASE("train: a checkpoint save that fails leaves the previous one loadable and no temporary") {
-    TrainTempDir dir;
+    TempDir dir("train-failed-save");
     const ModelConfig config = tiny_lm("softmax", false);
     TrainOptions options = tiny_options("lm");
     options.run = dir.file("run");
@@ -379,7 +352,7 @@ TEST_CASE("train: a checkpoint save that fails leaves the previous one loadable 
 }
 
 TEST_CASE("train: a non-finite loss stops the run, names the step and parameter, and keeps the checkpoint") {
-    TrainTempDir dir;
+    TempDir dir("train-non-finite");
     const ModelConfig config = tiny_lm("softmax", false);
     TrainOptions options = tiny_options("lm");
     options.run = dir.file("run");
