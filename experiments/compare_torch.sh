@@ -84,6 +84,7 @@ mkdir -p "$OUT"
 echo "== plat against PyTorch: lm softmax, C=128 L=4 H=4 T=128, batch 16, $STEPS steps, lr 4e-3 -> 2e-4 (warm-up 50),"
 echo "   $THREADS threads each, OMP_WAIT_POLICY=PASSIVE, seeds: $SEEDS; load average at start: $(load)"
 : > "$OUT/rows.txt"
+: > "$OUT/check.txt"
 for seed in $SEEDS; do
     P="$OUT/plat-s$seed"
     T="$OUT/torch-s$seed"
@@ -103,14 +104,16 @@ for seed in $SEEDS; do
         read -r pl_first _ < <(plat_eval "$ckpt" 1)
         read -r th_loss th_n th_first < <(torch_eval "$ckpt" 0)
         echo "   $impl-s$seed: plat eval $pl_loss over $pl_n tokens (first batch $pl_first);" \
-             "PyTorch on the same windows $(printf %.6f "$th_loss") over $th_n (first batch $(printf %.6f "$th_first"))"
+             "PyTorch on the same windows $(printf %.6f "$th_loss") over $th_n (first batch $(printf %.6f "$th_first"))" |
+            tee -a "$OUT/check.txt"
         [ "$pl_n" = "$th_n" ] || { echo "compare_torch: plat eval used $pl_n tokens, PyTorch $th_n: not the same windows" >&2; exit 1; }
         agree "$impl-s$seed whole split" "$pl_loss" "$th_loss"
         agree "$impl-s$seed first batch" "$pl_first" "$th_first"
         read -r tl ts ws tps < <(summary "$dir")
         echo "$impl $seed $STEPS $pl_loss $tl $ts $ws $tps" >> "$OUT/rows.txt"
     done
-    echo "   conversion check passed: both checkpoints give the same loss in plat and in PyTorch (|diff| <= $TOL)"
+    echo "   conversion check passed: both checkpoints give the same loss in plat and in PyTorch (|diff| <= $TOL)" |
+        tee -a "$OUT/check.txt"
 done
 
 # The table (also kept in $OUT/table.txt).
@@ -133,6 +136,20 @@ done
     echo "(train loss: mean of the last 100 steps; train time: the steps alone; wall: training with its periodic"
     echo " validations; tok/s: training tokens / train time; bpb = nats / ln 2)"
 } | tee "$OUT/table.txt"
+
+# The conversion check's lines and the table, into notes/06b-plat-vs-pytorch.md between its markers
+# (written to a temporary file and renamed: an interrupted run never leaves half a note).
+NOTES=${COMPARE_NOTES-$(dirname "$0")/../notes/06b-plat-vs-pytorch.md}
+if [ -n "$NOTES" ] && [ -f "$NOTES" ] && grep -q '<!-- compare:table -->' "$NOTES"; then
+    block=$( (grep -h "conversion check\|plat eval .* over" "$OUT/check.txt" 2>/dev/null || true; cat "$OUT/table.txt") | sed 's/^/    /')
+    tmp=$(mktemp "$NOTES.XXXXXX")
+    awk -v block="$block" '
+        /<!-- compare:table -->/ { print; print block; skip = 1; next }
+        /<!-- \/compare:table -->/ { skip = 0 }
+        !skip { print }' "$NOTES" > "$tmp"
+    mv "$tmp" "$NOTES"
+    echo "compare_torch: table written into $NOTES"
+fi
 
 plots=()
 for seed in $SEEDS; do plots+=("$OUT/plat-s$seed=plat s$seed" "$OUT/torch-s$seed=pytorch s$seed"); done
