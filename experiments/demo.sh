@@ -2,7 +2,7 @@
 # experiments/demo.sh [PLAT]: the end-to-end demo behind `make demo` (after `make data` and the
 # build). Trains two small byte-level language models on the KJV with the same budget (the same
 # steps, batch and schedule): a softmax baseline and a p-LaT (p-Laplacian attention, p = 1.5,
-# self term "unit"); then prints their validation loss (nats and bits per byte) and speed side by
+# the default self term "exclude"); then prints their validation loss (nats and bits per byte) and speed side by
 # side, plots both loss curves in one picture, and prints a short sample from each.
 # PLAT is the command line (default build/plat). Environment: PLAT_DATA_DIR (default ./data),
 # DEMO_DIR (default runs/demo), DEMO_STEPS (default 800: each run takes about 2.5 minutes on two
@@ -42,7 +42,7 @@ echo "== 1/2: softmax attention (the baseline)"
 "$PLAT" train lm --attn softmax $MODEL $TRAIN --run "$DEMO_DIR/softmax"
 echo
 echo "== 2/2: p-Laplacian attention, p = 1.5 (p-LaT)"
-"$PLAT" train lm --attn plap --p 1.5 --self unit $MODEL $TRAIN --run "$DEMO_DIR/plap"
+"$PLAT" train lm --attn plap --p 1.5 $MODEL $TRAIN --run "$DEMO_DIR/plap"
 echo
 
 # The table, from each run's metrics.csv: the final validation (the last row that has one) and

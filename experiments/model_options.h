@@ -15,7 +15,7 @@ namespace plat {
 struct ModelOptions {
     ModelConfig config;
     std::string p = "2";        // one number, or a comma-separated list with one per layer
-    std::string self = "unit";  // unit | exclude
+    std::string self = "exclude";  // unit | exclude (the default: notes/06-experiments.md, section 6)
     std::vector<CLI::Option*> added;  // to tell whether any was given on the command line
 };
 
