@@ -141,7 +141,7 @@ done
 # (written to a temporary file and renamed: an interrupted run never leaves half a note).
 NOTES=${COMPARE_NOTES-$(dirname "$0")/../notes/06b-plat-vs-pytorch.md}
 if [ -n "$NOTES" ] && [ -f "$NOTES" ] && grep -q '<!-- compare:table -->' "$NOTES"; then
-    block=$( (grep -h "conversion check\|plat eval .* over" "$OUT/check.txt" 2>/dev/null || true; cat "$OUT/table.txt") | sed 's/^/    /')
+    block=$( (grep -h "conversion check\|plat eval .* over" "$OUT/check.txt" 2>/dev/null || true; cat "$OUT/table.txt") | sed 's/^ *//; s/^/    /')
     tmp=$(mktemp "$NOTES.XXXXXX")
     awk -v block="$block" '
         /<!-- compare:table -->/ { print; print block; skip = 1; next }
