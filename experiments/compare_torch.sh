@@ -140,14 +140,10 @@ done
 # The conversion check's lines and the table, into notes/06b-plat-vs-pytorch.md between its markers
 # (written to a temporary file and renamed: an interrupted run never leaves half a note).
 NOTES=${COMPARE_NOTES-$(dirname "$0")/../notes/06b-plat-vs-pytorch.md}
-if [ -n "$NOTES" ] && [ -f "$NOTES" ] && grep -q '<!-- compare:table -->' "$NOTES"; then
-    block=$( (grep -h "conversion check\|plat eval .* over" "$OUT/check.txt" 2>/dev/null || true; cat "$OUT/table.txt") | sed 's/^ *//; s/^/    /')
-    tmp=$(mktemp "$NOTES.XXXXXX")
-    awk -v block="$block" '
-        /<!-- compare:table -->/ { print; print block; skip = 1; next }
-        /<!-- \/compare:table -->/ { skip = 0 }
-        !skip { print }' "$NOTES" > "$tmp"
-    mv "$tmp" "$NOTES"
+if [ -n "$NOTES" ] && [ -f "$NOTES" ]; then
+    (grep -h "conversion check\|plat eval .* over" "$OUT/check.txt" 2>/dev/null || true; cat "$OUT/table.txt") |
+        sed 's/^ *//; s/^/    /' > "$OUT/block.md"
+    bash "$(dirname "$0")/note_block.sh" "$NOTES" compare:table "$OUT/block.md"
     echo "compare_torch: table written into $NOTES"
 fi
 

@@ -79,12 +79,8 @@ echo
 echo "$table"
 echo "(test: the official 10,000 Fashion-MNIST test images; the final model after $STEPS steps of 128 images, seed 0)"
 
-if [ -n "$NOTES" ] && [ -f "$NOTES" ] && grep -q '<!-- quality:vit-table -->' "$NOTES"; then
-    tmp=$(mktemp "$NOTES.XXXXXX")
-    awk -v table="$table" '
-        /<!-- quality:vit-table -->/ { print; print table; skip = 1; next }
-        /<!-- \/quality:vit-table -->/ { skip = 0 }
-        !skip { print }' "$NOTES" > "$tmp"
-    mv "$tmp" "$NOTES"
+if [ -n "$NOTES" ] && [ -f "$NOTES" ]; then
+    echo "$table" > "$OUT/table.md"
+    bash "$(dirname "$0")/note_block.sh" "$NOTES" quality:vit-table "$OUT/table.md"
     echo "vit_quality: table written into $NOTES"
 fi

@@ -390,20 +390,8 @@ blocks+=(learned-p)
 learned_p_table > "$OUT/block-learned-p.md"
 
 if [ -f "$NOTES" ]; then
-    tmp="$NOTES.tmp.$$"
-    cp "$NOTES" "$tmp"
     for name in "${blocks[@]}"; do
-        if ! grep -qxF "<!-- study:$name -->" "$tmp" || ! grep -qxF "<!-- /study:$name -->" "$tmp"; then
-            echo "report: $NOTES has no <!-- study:$name --> ... <!-- /study:$name --> block; skipped" >&2
-            continue
-        fi
-        # Everything between the two marker lines is replaced by the block's file.
-        awk -v start="<!-- study:$name -->" -v end="<!-- /study:$name -->" -v file="$OUT/block-$name.md" '
-            $0 == start { print; print ""; while ((getline line < file) > 0) print line; print ""; skip = 1; next }
-            $0 == end { skip = 0 }
-            !skip { print }' "$tmp" > "$tmp.next"
-        mv "$tmp.next" "$tmp"
+        bash "$(dirname "$0")/../note_block.sh" "$NOTES" "study:$name" "$OUT/block-$name.md"
     done
-    mv "$tmp" "$NOTES"
     echo "report: ${#blocks[@]} blocks of $NOTES regenerated"
 fi
