@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -87,6 +88,13 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary);
     out.write(bytes.data(), std::streamsize(bytes.size()));
     REQUIRE(out.good());
+}
+
+// n as 8 little-endian bytes: the length prefix of a safetensors file, for building damaged ones.
+inline std::string le64(uint64_t n) {
+    std::string s(8, '\0');
+    for (int i = 0; i < 8; i++) s[i] = char((n >> (8 * i)) & 0xff);
+    return s;
 }
 
 }  // namespace plat::test

@@ -25,12 +25,6 @@ using namespace plat::test;
 
 namespace {
 
-std::string le64(uint64_t n) {
-    std::string s(8, '\0');
-    for (int i = 0; i < 8; i++) s[i] = char((n >> (8 * i)) & 0xff);
-    return s;
-}
-
 // Small models: the lm has a learnable p (so its state has transformer.h.0.attn.p), the vit
 // per-layer exponents. Every file below is a few KB (the lm: 3900 numbers, most in wte).
 ModelConfig tiny_lm() {

@@ -27,12 +27,6 @@ using namespace plat::test;
 
 namespace {
 
-std::string le64(uint64_t n) {
-    std::string s(8, '\0');
-    for (int i = 0; i < 8; i++) s[i] = char((n >> (8 * i)) & 0xff);
-    return s;
-}
-
 // A safetensors file by hand: header length n, the header text, the data bytes.
 std::string file_bytes(uint64_t n, const std::string& header, const std::string& data = "") {
     return le64(n) + header + data;
