@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# experiments/compare_torch.sh [PLAT]: the quality check of issue 4, item 6 (notes/06b-plat-vs-pytorch.md).
+# experiments/compare_torch.sh [PLAT]: the quality check beside PyTorch (notes/06b-plat-vs-pytorch.md).
 # Trains the softmax baseline lm at nanoGPT's CPU scale (4 layers, 4 heads, dim 128, context 128,
 # batch 16) on the KJV twice with the same budget: once with plat (`plat train lm`) and once with
 # PyTorch (experiments/pytorch/train_torch.py: the same model, init scheme, data split, AdamW groups,

@@ -22,7 +22,7 @@ SelfTerm parse_self_term(const std::string& name) {
     if (name == "unit") return SelfTerm::unit;
     if (name == "exclude") return SelfTerm::exclude;
     fail("self term '{}' is not one of the choices: \"unit\" (b_ii = 0) or \"exclude\" (drop j = i); "
-         "see METHOD.md section 3.1",
+         "see notes/03-attention-as-laplacian.md, 'The self term j = i'",
          printable(name));
 }
 
@@ -55,8 +55,8 @@ void check_plap_args(const Tensor& p, int64_t H, real eps, const char* op) {
         fail("{}: p has shape {}; expected [H] = [{}], one exponent per head", op, p.shape().str(), H);
     for (int64_t h = 0; h < H; h++)
         if (!std::isfinite(p[h]) || p[h] < 1)
-            fail("{}: p[{}] = {}; the p-Laplacian needs a finite p >= 1 (clamp a learned p to [1, 4], METHOD.md "
-                 "section 3.3)",
+            fail("{}: p[{}] = {}; the p-Laplacian needs a finite p >= 1 (clamp a learned p to [1, 4], notes/03, "
+                 "'p itself')",
                  op, h, double(p[h]));
     if (!std::isfinite(eps) || !(eps > 0))
         fail("{}: eps = {}; expected a finite eps > 0 (it keeps log(r + eps) finite when two value vectors "
@@ -117,14 +117,14 @@ void attention_forward(real* out, real* att, real* dist, const real* qkv, const 
             // pass 1: the scores, every (i, j); pass 3 overwrites the masked ones with exact zeros
             gemm_strided(false, true, T, T, D, scale, q, C3, k, C3, real(0), a, T);
 
-            // pass 2 (plap): the distance term b_ij (METHOD.md section 2)
+            // pass 2 (plap): the distance term b_ij (notes/03, "The discrete formula")
             if (pl.on) {
                 real* r = dist + bh * T * T;  // [T, T]
                 const real half_pm2 = (pl.p[h] - 2) / 2;
                 // r_ij = sum_d (v_i[d] - v_j[d])^2 by direct differences, never as
                 // ||v_i||^2 + ||v_j||^2 - 2 v_i.v_j: in float that expansion leaves noise of ~1e-7 ||v||^2,
-                // more than eps, exactly where near-duplicate values make log(r + eps) steep (METHOD.md
-                // section 5; tests/test_attention.cpp shows it failing). Going over v transposed, the
+                // more than eps, exactly where near-duplicate values make log(r + eps) steep (notes/04,
+                // "Numerical traps"; tests/test_attention.cpp shows it failing). Going over v transposed, the
                 // inner loop runs along j with independent sums, so it vectorizes; each r_ij still sums
                 // its D terms in the order d = 0, 1, ...
                 for (int64_t t = 0; t < T; t++)
@@ -380,7 +380,7 @@ Tensor plap_attention_naive(const Tensor& qkv, const Tensor& p, int heads, bool 
 }
 
 // ---- composed from autograd primitives: the reference for the hand-written backward ------------
-// Literally the formula of METHOD.md section 2, one head at a time, differentiated by autograd/ops.cpp.
+// Literally the formula of notes/03, "The discrete formula", one head at a time, differentiated by autograd/ops.cpp.
 // Masking here is by adding a constant holding -inf at inadmissible (i, j): softmax gives them exactly 0
 // and its backward sends them exactly 0. The diagonal's distance term is removed by multiplying
 // log(r + eps) with a constant 0/1 off-diagonal mask (log(eps) is finite, so 0 * it is exactly 0).

@@ -1,6 +1,6 @@
 // nn/attention.h: the two attention operations, each one recorded autograd node with a
 // hand-written backward beside its forward (notes/03-attention-as-laplacian.md,
-// notes/04-p-laplacian-backward.md). The math is ../shared/METHOD.md sections 1-3.
+// notes/04-p-laplacian-backward.md). The math is notes/03-attention-as-laplacian.md.
 //
 // Layout, as in llm.c: the input is the output of the c_attn Linear, qkv [B, T, 3C], holding
 // q, k, v in that order along the last axis; head h uses the D = C/H channels [h*D, (h+1)*D)
@@ -13,7 +13,7 @@
 
 namespace plat {
 
-// METHOD.md section 3.1: what happens to the diagonal j = i of the p-Laplacian weights.
+// notes/03-attention-as-laplacian.md, "The self term j = i": what happens to the diagonal j = i of the p-Laplacian weights.
 enum class SelfTerm {
     unit,     // b_ii = 0: the self term keeps its plain softmax weight; p = 2 is softmax attention
     exclude,  // j = i dropped (b_ii = -inf) unless it is the row's only admissible key
@@ -23,7 +23,7 @@ enum class SelfTerm {
 // When `weights` is not null it receives the attention matrix A [B, H, T, T] (masked entries 0).
 Var softmax_attention(const Var& qkv, int heads, bool causal, Tensor* weights = nullptr);
 
-// METHOD.md section 2: A_ij = softmax_j(s_ij + b_ij), b_ij = (p-2)/2 log(||v_i - v_j||^2 + eps),
+// notes/03-attention-as-laplacian.md, "The discrete formula": A_ij = softmax_j(s_ij + b_ij), b_ij = (p-2)/2 log(||v_i - v_j||^2 + eps),
 // out_i = sum_j A_ij v_j. p is a Var of shape [H], one exponent per head (a constant, or a
 // learnable parameter whose gradient the same backward computes). Requires p >= 1, eps > 0.
 Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self, real eps,
@@ -34,7 +34,7 @@ Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTer
 Var softmax_attention_composed(const Var& qkv, int heads, bool causal);
 Var plap_attention_composed(const Var& qkv, const Var& p, int heads, bool causal, SelfTerm self, real eps);
 
-// Plain-loop references straight from the definitions (METHOD.md section 2), every intermediate
+// Plain-loop references straight from the definitions (notes/03, "The discrete formula"), every intermediate
 // in double: no BLAS, no transposed copies, no symmetry tricks. The fused kernels are tested
 // against them (tests/test_attention.cpp), and in the float build they are the "double-precision
 // computation" of the near-duplicate test. Same arguments and checks as the fused versions;

@@ -57,7 +57,7 @@ Var Model::loss(const Var& logits, const Batch& batch) const {
 }
 
 void Model::after_step() {
-    // p must stay in [1, 4] (METHOD.md section 3.3): below 1 the energy is not convex, and the
+    // p must stay in [1, 4] (notes/03-attention-as-laplacian.md, "p itself"): below 1 the energy is not convex, and the
     // attention operation requires p >= 1.
     for (NamedParameter& np : named_parameters_with_roles()) {
         if (np.role != ParamRole::p) continue;

@@ -1,9 +1,9 @@
 // tests/test_attention.cpp: the fused attention operations in float (nn/attention.cpp;
 // notes/03-attention-as-laplacian.md, notes/04-p-laplacian-backward.md): against the plain-loop
-// references computed in double, and the properties of METHOD.md section 4: p = 2 is softmax
+// references computed in double, and the properties of notes/03-attention-as-laplacian.md, "What is tested": p = 2 is softmax
 // attention, "exclude" ignores the scale of v, causality, rows summing to 1 with exact zeros where
 // masked, no NaN/Inf anywhere in p in [1, 4], eps insensitivity, near-duplicate values (the trap of
-// METHOD.md section 5, with the expansion formula shown failing), and the errors at the boundary.
+// notes/04-p-laplacian-backward.md, "Numerical traps", with the expansion formula shown failing), and the errors at the boundary.
 // The backward's correctness is checked in double (tests/gradcheck_attention.cpp); here only its
 // float path, its causality and its independence of the thread count.
 #include <doctest/doctest.h>
@@ -136,7 +136,7 @@ TEST_CASE("attention: the fused backward agrees with the composed one in float")
             }
 }
 
-// ---- METHOD.md section 4 ---------------------------------------------------------------------
+// ---- the properties (notes/03, "What is tested") -----------------------------------------
 
 TEST_CASE("attention: p = 2 with the unit self term is softmax attention") {
     // With p = 2, (p - 2)/2 = 0 exactly, so b_ij = 0 * log(r_ij + eps) = 0 (the log is finite as
@@ -405,7 +405,7 @@ TEST_CASE("attention: results barely move between eps = 1e-6 and eps = 1e-7 on g
 namespace {
 
 // The expansion r_ij = ||v_i||^2 + ||v_j||^2 - 2 v_i.v_j, in float: what the fused kernel must NOT
-// do (METHOD.md section 5). A minimal float forward around it, for the test below to show failing.
+// do (notes/04, "Numerical traps"). A minimal float forward around it, for the test below to show failing.
 // Clamped at 0 (the usual "fix" for a negative r) so it fails by being wrong, not by producing NaN.
 // Returns out [B, T, C] and A [B, H, T, T] in *weights.
 Tensor plap_forward_by_expansion(const Tensor& qkv, const Tensor& p, int64_t H, bool causal, SelfTerm self, real eps,

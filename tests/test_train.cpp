@@ -157,7 +157,7 @@ TEST_CASE("train: an interrupted and resumed run makes bitwise the losses of an 
     // position, dropout generator) and makes the last 6. B's losses then C's must be A's, bit for
     // bit, and so must the final parameters. Validations at steps 4, 8, 12 run in both, so they
     // must not disturb anything either. No tolerance: every operation is deterministic for a
-    // fixed thread count (DESIGN.md), so any difference is a lost piece of state.
+    // fixed thread count (notes/04-p-laplacian-backward.md, "Parallelism and determinism"), so any difference is a lost piece of state.
     struct Case {
         const char* name;
         std::string task;

@@ -174,7 +174,7 @@ def kind(name):
 
 
 def check_p2_equals_softmax():
-    """METHOD.md section 4: plap with p = 2 and the unit self term is softmax attention. Whole
+    """notes/03, "What is tested": plap with p = 2 and the unit self term is softmax attention. Whole
     models, float64, same parameters: logits, loss and every gradient agree to rounding."""
     for base in (LM, VIT):
         cfg_s, model_s, ref = compute(dict(base, attn="softmax"))

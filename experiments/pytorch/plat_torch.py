@@ -6,7 +6,7 @@ math (notes/05-transformer.md), plus safetensors I/O.
 
 It exists for three jobs: to write the reference files plat's C++ tests compare against
 (make_reference.py), to load a plat checkpoint into PyTorch (load_plat_checkpoint), and to time the
-same model in PyTorch. The p-Laplacian attention is METHOD.md section 2, composed from torch
+same model in PyTorch. The p-Laplacian attention is notes/03's discrete formula, composed from torch
 primitives (PyTorch has no fused op for it), batched over batch and heads.
 
 Run `/usr/bin/python3 experiments/pytorch/plat_torch.py --selftest` to check the mirror's
@@ -46,7 +46,7 @@ class ModelConfig:
     patch: int = 4               # vit: patch side P, 28 % P == 0
     attn: str = "softmax"        # "softmax" or "plap"
     p: List[float] = dataclasses.field(default_factory=lambda: [2.0])  # one value, or one per layer
-    self_term: str = "unit"      # JSON key "self": "unit" or "exclude" (METHOD.md section 3.1)
+    self_term: str = "unit"      # JSON key "self": "unit" or "exclude" (notes/03, "The self term j = i")
     eps: float = 1e-6
     learn_p: bool = False
     seed: int = 0
@@ -121,7 +121,7 @@ class ModelConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Attention (METHOD.md sections 1-2). q, k, v: [B, H, T, D]. Returns out [B, H, T, D] and the
+# Attention (notes/03). q, k, v: [B, H, T, D]. Returns out [B, H, T, D] and the
 # attention matrix A [B, H, T, T] (masked entries exactly 0).
 
 
@@ -149,7 +149,7 @@ def softmax_attention(q, k, v, causal: bool) -> Tuple[torch.Tensor, torch.Tensor
 
 
 def value_distances(v: torch.Tensor) -> torch.Tensor:
-    """r_ij = ||v_i - v_j||^2 [B, H, T, T] by direct differences (METHOD.md section 5: never the
+    """r_ij = ||v_i - v_j||^2 [B, H, T, T] by direct differences (notes/04, "Numerical traps": never the
     expansion ||v_i||^2 + ||v_j||^2 - 2 v_i.v_j, whose float32 rounding swamps eps). cdist's
     'donot_use_mm' mode sums (v_i - v_j)^2 itself without the [B,H,T,T,D] temporary, so r_ii is
     exactly 0 and near-duplicates keep their tiny distances; its backward is 0 where r = 0,
@@ -159,7 +159,7 @@ def value_distances(v: torch.Tensor) -> torch.Tensor:
 
 def plap_attention(q, k, v, p: torch.Tensor, causal: bool, self_term: str, eps: float,
                    distances=value_distances) -> Tuple[torch.Tensor, torch.Tensor]:
-    """METHOD.md section 2: A_ij = softmax_j(q_i.k_j/sqrt(D) + (p_h - 2)/2 log(r_ij + eps)),
+    """notes/03, "The discrete formula": A_ij = softmax_j(q_i.k_j/sqrt(D) + (p_h - 2)/2 log(r_ij + eps)),
     out_i = sum_j A_ij v_j. p: [H], one exponent per head (a parameter when learnable, then its
     gradient comes through b). Diagonal: "unit" b_ii = 0; "exclude" j = i masked out unless lonely."""
     B, H, T, D = q.shape
@@ -514,7 +514,7 @@ def selftest() -> None:
             assert torch.isfinite(out).all()
             allowed = admissible_mask(T, causal, st == "exclude")
             assert (A.masked_select(~allowed.expand_as(A)) == 0).all(), "masked entries exactly 0"
-            if st == "exclude":  # invariant to rescaling v (METHOD.md section 4)
+            if st == "exclude":  # invariant to rescaling v (notes/03, "What is tested")
                 _, A3 = plap_attention(q, k, 7.5 * v, p, causal, st, 1e-6 * 7.5 ** 2)
                 assert torch.allclose(A, A3, atol=1e-12), "exclude: A invariant under v -> c v (eps -> c^2 eps)"
             # p = 2, unit: exactly softmax attention.

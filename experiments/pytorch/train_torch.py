@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """experiments/pytorch/train_torch.py: `plat train lm` done by PyTorch, for the side-by-side quality
-check of notes/06b-plat-vs-pytorch.md (issue 4, item 6): the same byte-level language model
+check of notes/06b-plat-vs-pytorch.md : the same byte-level language model
 (plat_torch.py's LM: nanoGPT layout, GPT-2 initialization), the same cleaned bytes (data/kjv.txt)
 and 90/10 split by position, the same AdamW (two groups, betas 0.9/0.95, eps 1e-8, decoupled weight
 decay on Linear weights only), the same warm-up + cosine schedule, gradient clipping, batch,
