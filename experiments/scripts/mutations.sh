@@ -1,0 +1,54 @@
+#!/bin/sh
+# experiments/scripts/mutations.sh: do the attention tests catch a wrong backward? Plants one bug at a
+# time in nn/attention.cpp's hand-written backward, rebuilds, runs the tests that guard it and
+# prints a table: mutation -> test cases failed per test file (notes/04-p-laplacian-backward.md,
+# "How it is checked"). Works on a copy of the committed tree (git archive HEAD) in a temporary
+# folder, so the checkout is never touched. A few builds: about 15 min on 2 busy cores.
+#   experiments/scripts/mutations.sh            # run from anywhere inside the repository
+set -eu
+
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+work=$(mktemp -d "${TMPDIR:-/tmp}/plat-mutations.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+git -C "$root" archive HEAD | tar -x -C "$work"
+cd "$work"
+cp nn/attention.cpp attention.orig
+
+# name | sed expression; each must change exactly one line of nn/attention.cpp.
+mutations='drop the query side of dv (dv_i += w (v_i - v_j))|s/dvi\[c\] += wdiff;//
+drop the key side of dv (dv_j -= w (v_i - v_j))|s/dvj\[c\] -= wdiff;//
+same sign on both sides (dv_j += w (v_i - v_j))|s/dvj\[c\] -= wdiff;/dvj[c] += wdiff;/
+0.495 for 0.5 in dp|s/double(g) \* 0\.5 \*/double(g) * 0.495 */
+2.02 for 2 in w = 2 dr|s/const real w = 2 \* g/const real w = real(2.02) * g/
+dk 1.01 times too large|s/scale, dz, T, q, C3, real(1), dk, C3)/scale * real(1.01), dz, T, q, C3, real(1), dk, C3)/
+softmax backward without the row dot|s/gi\[j\] = ai\[j\] \* (gi\[j\] - dot);/gi[j] = ai[j] * gi[j];/'
+
+# "k of n" test cases failed in one test file, from doctest's summary line.
+failed() {
+    line=$("$1" -sf="*$2*" -nv 2>&1 | grep 'test cases:' | tail -n 1)
+    n=$(echo "$line" | sed 's/.*test cases: *\([0-9]*\).*/\1/')
+    k=$(echo "$line" | sed 's/.*| *\([0-9]*\) failed.*/\1/')
+    echo "$k of $n"
+}
+
+row() {
+    if nice make -s BUILD=build build/tests_f32 build/tests_f64 >build.log 2>&1; then
+        echo "| $1 | $(failed build/tests_f64 gradcheck_attention) | $(failed build/tests_f64 gradcheck_worked_example)" \
+             "| $(failed build/tests_f32 test_attention) | $(failed build/tests_f32 test_reference) |"
+    else
+        echo "| $1 | build failed | | | |"
+    fi
+}
+
+echo "| mutation of nn/attention.cpp | gradcheck_attention.cpp | gradcheck_worked_example.cpp | test_attention.cpp | test_reference.cpp |"
+echo "| --- | --- | --- | --- | --- |"
+row "none (the code as committed)"
+echo "$mutations" | while IFS='|' read -r name expr; do
+    sed "$expr" attention.orig >nn/attention.cpp
+    if cmp -s attention.orig nn/attention.cpp; then
+        echo "| $name | the sed expression matched nothing: update this script | | | |"
+        continue
+    fi
+    row "$name"
+done
+cp attention.orig nn/attention.cpp
