@@ -785,10 +785,11 @@ std::vector<float> train_pattern(const ModelConfig& cfg, int steps) {
 }  // namespace
 
 TEST_CASE("nn: a tiny lm learns a repeating byte pattern, using attention (loss from 5.5 to below 0.1)") {
-    // In "plat learns " three bytes ('l', 'a', ' ') occur twice with different successors, so a
-    // model that sees only the current byte (a bigram model, or attention that does not work)
-    // cannot go below 3/12 * log 2 = 0.17; with the byte before, every successor is determined.
-    // Ending below 0.1 therefore needs attention to the previous token. Measured: about 0.04.
+    // In "plat learns " three bytes ('l', 'a', ' ') occur twice each, with a different successor each
+    // time, so at 6 of the 12 positions a model that sees only the current byte (a bigram model, or
+    // attention that does not work) can at best split its bet between two successors: its mean loss
+    // cannot go below 6/12 * log 2 = 0.347. With the byte before, every successor is determined, so
+    // ending below 0.1 needs attention to the previous token (notes/05-transformer.md, "Testing").
     for (const char* attn : {"softmax", "plap"}) {
         INFO("attn = " << attn);
         std::vector<float> losses = train_pattern(lm_config(32, 2, 2, 16, attn, {1.5}, std::string(attn) == "plap", 3), 150);
