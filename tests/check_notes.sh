@@ -7,7 +7,8 @@
 #      links are relative to the chapter's folder), or is Makefile or README.md. `path:123` and
 #      `path arguments` are checked by the path part; `dir/*.cpp` must match a file; in
 #      `tests/fuzz/corpus/<target>/` or `a/{b,c}.h` the folder before the placeholder must exist;
-#      `notes/03` names chapter notes/03-*.md.
+#      `notes/03` names chapter notes/03-*.md. A file named without its folder (`var.cpp`,
+#      `plat_torch.py`; .cpp .h .sh .py .awk .md) must be the name of some file in the repository.
 #      Never checked: paths under build*/, runs/ or data/ (made by running plat, not in the tree)
 #      and web links.
 #   2. A cited function or type that is not defined in the file(s) named beside it. The forms, taken
@@ -129,7 +130,7 @@ function read_group(k, emit,   g, p, last, j) {
         else if (is_short(ttext[j + 2]) && ttext[j + 2] ~ /^\./) { p = last; sub(/\.[^.\/]*$/, "", p); p = p ttext[j + 2] }
         else if (is_short(ttext[j + 2])) { p = last; sub(/[^\/]*$/, "", p); p = p ttext[j + 2] }
         else break
-        if (emit) print "P\t" where(tline[j + 2]) "\t" p
+        if (emit) { print "P\t" where(tline[j + 2]) "\t" p; ingroup[j + 2] = 1 }
         g = g " " p; last = p; j += 2
     }
     gend = j
@@ -175,7 +176,7 @@ function collect(group, k, first, mode,   j, depth, i, c, txt, outside, opened, 
     }
 }
 function scan_block(   k, g, t, n, col, pathcol, j) {
-    split("", claimed)
+    split("", claimed); split("", ingroup)
     # First the names written before their path (they win over a table row's file).
     for (k = 1; k <= nt; k++) {
         if (ttype[k] != "S" || path_of(ttext[k]) == "") continue
@@ -184,6 +185,9 @@ function scan_block(   k, g, t, n, col, pathcol, j) {
         if (k >= 3 && ttype[k - 1] == "T" && ttext[k - 1] ~ /^[ \t\n]+(in|of)[ \t\n]+$/) chain_backward(g, k - 2)
         k = gend
     }
+    # A file named without its folder, outside a group: some file of that name must exist.
+    for (k = 1; k <= nt; k++)
+        if (ttype[k] == "S" && is_short(ttext[k]) && ttext[k] !~ /^\./ && !(k in ingroup)) print "B\t" where(tline[k]) "\t" ttext[k]
     # Then the names after a path group, and in a table row the cell after the path's cell.
     col = 0; pathcol = 0
     for (k = 1; k <= nt; k++) {
@@ -255,6 +259,14 @@ AWK
                          compgen -G "$p-*.md" > /dev/null || echo "$loc: cited chapter \`$p\` does not exist" ;;
             *)           [ -e "$p" ] || echo "$loc: cited path \`$p\` does not exist" ;;
         esac
+    done < "$tmp/cites" >> "$tmp/problems"
+
+    # A bare file name: some file of the repository has it (outside build*/, runs/, data/).
+    local -A base_names
+    while read -r f; do base_names[${f##*/}]=1; done < <(find . \( -name '.git' -o -name 'build*' -o -path ./runs -o -path ./data \) -prune -o -type f -print)
+    while IFS=$'\t' read -r kind loc rest; do
+        [ "$kind" = B ] || continue
+        [ -n "${base_names[$rest]+set}" ] || echo "$loc: cited file \`$rest\` is in no folder of the repository"
     done < "$tmp/cites" >> "$tmp/problems"
 
     # Pass 3: each cited name must be defined in one of the files beside it. Each group's files are
@@ -406,7 +418,7 @@ AWK
     local problems
     problems=$(sort -t: -k1,1 -k2,2n -k3 "$tmp/problems" | uniq)
     local npaths ndefs
-    npaths=$(grep -c '^P' "$tmp/cites"); ndefs=$(grep -c '^D' "$tmp/cites")
+    npaths=$(grep -c '^[PB]' "$tmp/cites"); ndefs=$(grep -c '^D' "$tmp/cites")
     rm -rf "$tmp"
     [ -n "$problems" ] && printf '%s\n' "$problems"
     local n=0
