@@ -4,8 +4,9 @@
 #
 #   1. A cited path that does not exist. A path is a `backticked` word or a markdown link target that
 #      starts with core/ autograd/ nn/ datasets/ experiments/ tests/ notes/ figures/ (figures/ and
-#      links are relative to the chapter's folder), or is Makefile or README.md. `path:123` and
-#      `path arguments` are checked by the path part; `dir/*.cpp` must match a file; in
+#      links are relative to the chapter's folder), or is Makefile or README.md; or such a path to a
+#      .cpp .h .sh .py .awk .md file written in plain text. `path:123`, `path arguments` and
+#      `bash path` are checked by the path part; `dir/*.cpp` must match a file; in
 #      `tests/fuzz/corpus/<target>/` or `a/{b,c}.h` the folder before the placeholder must exist;
 #      `notes/03` names chapter notes/03-*.md. A file named without its folder (`var.cpp`,
 #      `plat_torch.py`; .cpp .h .sh .py .awk .md) must be the name of some file in the repository.
@@ -55,6 +56,7 @@ function isdir_prefix(s) {
 # The path part of a backticked span, "" when the span is not a repository path.
 function path_of(s,   p) {
     p = s
+    sub(/^(bash|sh|python3|\/usr\/bin\/python3)[ \t]+/, "", p)   # `bash experiments/scripts/demo.sh`
     sub(/[ \t].*$/, "", p)              # `tests/run.sh BUILD` -> tests/run.sh
     sub(/:[0-9][0-9,-]*$/, "", p)       # `nn/attention.cpp:120` -> nn/attention.cpp
     sub(/[,;:.]$/, "", p)
@@ -87,12 +89,26 @@ function add_line(line, ln,   pos, rest, q) {
     while ((pos = index(rest, "`")) > 0) {
         q = index(substr(rest, pos + 1), "`")
         if (q == 0) break
-        add_tok("T", substr(rest, 1, pos - 1), ln)
+        add_text(substr(rest, 1, pos - 1), ln)
         add_tok("S", substr(rest, pos + 1, q - 1), ln)
         rest = substr(rest, pos + q + 1)
     }
-    add_tok("T", rest " ", ln)
+    add_text(rest " ", ln)
     links(line, ln)
+}
+# Text, with a path written without backticks (nn/config.h) made a span of its own.
+function add_text(text, ln,   before, c) {
+    before = ""
+    while (match(text, /(core|autograd|nn|datasets|experiments|tests|notes)\/[A-Za-z0-9_.\/-]*\.(cpp|h|sh|py|awk|md)/)) {
+        c = RSTART > 1 ? substr(text, RSTART - 1, 1) : substr(before, length(before), 1)
+        if (c ~ /[A-Za-z0-9_.\/-]/ || substr(text, RSTART + RLENGTH, 1) ~ /[A-Za-z0-9_\/-]/) {   # part of a URL or a longer word
+            before = before substr(text, 1, RSTART + RLENGTH - 1); text = substr(text, RSTART + RLENGTH); continue
+        }
+        add_tok("T", before substr(text, 1, RSTART - 1), ln)
+        add_tok("S", substr(text, RSTART, RLENGTH), ln)
+        before = ""; text = substr(text, RSTART + RLENGTH)
+    }
+    add_tok("T", before text, ln)
 }
 function add_tok(type, text, ln) {
     if (type == "T") { gsub(/\*/, "", text) }   # emphasis around spans: **`core/x.h`**:
@@ -206,7 +222,7 @@ function scan_block(   k, g, t, n, col, pathcol, j) {
         t = ttext[k + 1]
         if (t ~ /^[ \t\n]*:/) { sub(/^[ \t\n]*:/, "", t); collect(g, k + 1, t, "colon") }
         else if (t ~ /^[ \t\n]*\([ \t\n]*$/) collect(g, k + 1, t, "paren")
-        else if (t ~ /^[ \t\n]*(,[ \t\n]*(functions?[ \t\n]+)?|[ \t]+)$/ && k + 2 <= nt && ident_of(ttext[k + 2]) != "") collect(g, k + 1, "", "colon")
+        else if (t ~ /^[ \t\n]*(,[ \t\n]*(functions?[ \t\n]+)?|[ \t\n]+)$/ && k + 2 <= nt && ident_of(ttext[k + 2]) != "") collect(g, k + 1, "", "colon")
     }
 }
 BEGIN {
