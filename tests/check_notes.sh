@@ -48,9 +48,10 @@ cd "$(dirname "$0")/.." || exit 2
 check() {
     local tmp
     tmp=$(mktemp -d) || return 2
-    # Pass 1: the citations, as "P<TAB>where<TAB>path" and "D<TAB>where<TAB>file file...<TAB>name".
+    # Pass 1: the citations, as "P<TAB>where<TAB>path", "B<TAB>where<TAB>file name" (no folder) and
+    # "D<TAB>where<TAB>file file...<TAB>name" (a name defined in one of the files).
     awk -f - "$@" > "$tmp/cites" <<'AWK'
-function isdir_prefix(s) {
+function is_repo_path(s) {
     return s ~ /^(core|autograd|nn|datasets|experiments|tests|notes|figures)\// || s == "Makefile" || s == "README.md"
 }
 # The path part of a backticked span, "" when the span is not a repository path.
@@ -60,7 +61,7 @@ function path_of(s,   p) {
     sub(/[ \t].*$/, "", p)              # `tests/run.sh BUILD` -> tests/run.sh
     sub(/:[0-9][0-9,-]*$/, "", p)       # `nn/attention.cpp:120` -> nn/attention.cpp
     sub(/[,;:.]$/, "", p)
-    if (!isdir_prefix(p)) return ""
+    if (!is_repo_path(p)) return ""
     return p
 }
 function resolve(p) {                   # figures/ is relative to the chapter's folder
@@ -243,6 +244,7 @@ FNR == 1 {
     if (line ~ /^    / && (prevblank || incode) && line !~ /^[ \t]*([-*+]|[0-9]+\.)[ \t]/) { incode = 1; prevblank = 0; next }
     incode = 0
     if (line ~ /^[ \t]*([-*+]|[0-9]+\.|#+|>|\|)[ \t]/ || line ~ /^[ \t]*\|/) flush_block()
+    if (line ~ /^#/) { add_line(line, FNR); flush_block(); prevblank = 0; next }   # a heading
     block_is_row = (line ~ /^[ \t]*\|/)
     if (block_is_row && line ~ /^[ \t]*\|[ \t:|-]*$/) {
         # The separator under a table's header: note the columns whose header says "calls"/"uses".
