@@ -281,7 +281,7 @@ AWK
 
     # A bare file name: some file of the repository has it (outside build*/, runs/, data/).
     local -A base_names
-    while read -r f; do base_names[${f##*/}]=1; done < <(find . \( -name '.git' -o -name 'build*' -o -path ./runs -o -path ./data \) -prune -o -type f -print)
+    while read -r f; do base_names[${f##*/}]=1; done < <(find . \( -path ./.git -o -path './build*' -o -path ./runs -o -path ./data \) -prune -o -type f -print)
     while IFS=$'\t' read -r kind loc rest; do
         [ "$kind" = B ] || continue
         [ -n "${base_names[$rest]+set}" ] || echo "$loc: cited file \`$rest\` is in no folder of the repository"
