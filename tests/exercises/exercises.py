@@ -27,7 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.join(ROOT, "tests", "exercises")
 WORK = os.path.join(HERE, "work")
-SHARED = os.path.join("tests", "exercises", "work", ".build")  # BUILD for the project's Makefile
+# The project's build folder (the Makefile's BUILD): the library archives and test objects are
+# taken from it, so after `make test` only the exercise's own file is compiled.
+SHARED = os.environ.get("EX_SHARED", "build")
 CXX = os.environ.get("CXX", "g++")
 CXXFLAGS = shlex.split(os.environ.get("EX_CXXFLAGS", "-std=c++17 -O3 -march=native -fopenmp -I."))
 LDFLAGS = shlex.split(os.environ.get("EX_LDFLAGS", "-fopenmp"))
@@ -276,7 +278,7 @@ def build_shared(exercises, quiet=False):
     targets = shared_targets(exercises)
     need = [t for t in targets if not os.path.exists(os.path.join(ROOT, t))]
     if need:
-        print(f"exercises: building the shared objects once ({SHARED}; a few minutes the first time)")
+        print(f"exercises: building plat's library and test objects in {SHARED}/ (a few minutes, once)")
     cmd = ["make", "--no-print-directory", f"-j{os.cpu_count() or 1}", f"BUILD={SHARED}"] + targets
     r = run(cmd, env=make_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
@@ -284,14 +286,29 @@ def build_shared(exercises, quiet=False):
         raise ExerciseError("building plat's shared objects failed (above); does `make test` build?")
 
 
+def up_to_date(obj):
+    """obj exists and is newer than every file its .d (written by the compiler's -MMD) names."""
+    dep = obj[:-2] + ".d"
+    if not (os.path.exists(obj) and os.path.exists(dep)):
+        return False
+    with open(dep) as f:
+        text = f.read().replace("\\\n", " ")
+    first = text.split("\n")[0]  # "obj: src header header ...", before the -MP phony rules
+    t = os.path.getmtime(obj)
+    for path in first.split(":", 1)[1].split():
+        full = os.path.join(ROOT, path)
+        if not os.path.exists(full) or os.path.getmtime(full) > t:
+            return False
+    return True
+
+
 def compile_copy(ex, source, outdir, flavour):
     """Compile the exercise's copy of its file when it is newer than its object; return the object."""
     obj = os.path.join(outdir, flavour, os.path.basename(source)[:-4] + ".o")
-    lib = os.path.join(ROOT, SHARED, "libplat.a" if flavour == "f32" else "libplat64.a")
-    if os.path.exists(obj) and os.path.getmtime(obj) >= max(os.path.getmtime(source), os.path.getmtime(lib)):
+    if up_to_date(obj):
         return obj, ""
     os.makedirs(os.path.dirname(obj), exist_ok=True)
-    flags = [f for f in CXXFLAGS if f not in ("-MMD", "-MP")]
+    flags = list(CXXFLAGS)  # with -MMD: obj's .d lists the headers it was compiled from
     if flavour == "f64":
         flags.append("-DPLAT_REAL=double")
     r = run([CXX] + flags + ["-c", source, "-o", obj], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -305,6 +322,7 @@ def compile_copy(ex, source, outdir, flavour):
 def link(ex, obj, outdir, flavour):
     """One test program for this exercise: its test files, the copy's object, then the archive."""
     prog = os.path.join(outdir, f"tests_{flavour}")
+    os.makedirs(outdir, exist_ok=True)
     lib = os.path.join(SHARED, "libplat.a" if flavour == "f32" else "libplat64.a")
     tests = [f"{SHARED}/{flavour}/tests/main.o"]
     for fl, test_file, _ in ex.checks:
