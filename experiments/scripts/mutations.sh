@@ -3,7 +3,7 @@
 # time in nn/attention.cpp's hand-written backward, rebuilds, runs the tests that guard it and
 # prints a table: mutation -> test cases failed per test file (notes/04-p-laplacian-backward.md,
 # "How it is checked"). Works on a copy of the committed tree (git archive HEAD) in a temporary
-# folder, so the checkout is never touched. A few builds: about 15 min on 2 busy cores.
+# folder, so the checkout is never touched. Eight builds: up to half an hour on 2 busy cores.
 #   experiments/scripts/mutations.sh            # run from anywhere inside the repository
 set -eu
 
