@@ -374,7 +374,7 @@ def run_check(prog, case):
     except subprocess.TimeoutExpired:
         return "fail", f"no result after {CHECK_TIMEOUT} s", ""
     m = re.search(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed", out)
-    worst = "; ".join(re.findall(r"worst error[^\n]*", out))
+    worst = "\n".join(re.findall(r"worst error[^\n]*", out))
     if "not implemented: see" in out:
         return "fail", "the stub is still there: " + re.search(r"not implemented: see \S+", out).group(0), worst
     if m and m.group(1) == "0":
@@ -385,9 +385,12 @@ def run_check(prog, case):
         tail = [l for l in out.strip().splitlines() if l.strip()][-3:]
         return "fail", f"the test program stopped (exit {rc}): " + " | ".join(tail), worst
     # doctest's failing assertions, with their values, a few lines only
-    lines = [l.strip() for l in out.splitlines()
-             if re.search(r"ERROR|values:|CHECK|REQUIRE|logged:|worst|threw", l) and "test cases" not in l]
-    return "fail", " | ".join(lines[:6]), worst
+    lines = []
+    for l in out.splitlines():
+        l = l.strip()
+        if re.search(r"ERROR|values:|logged:|threw|gradcheck:", l) and "worst error:" not in l and l not in lines:
+            lines.append(l)
+    return "fail", "\n".join(l if len(l) <= 300 else l[:297] + "..." for l in lines[:4]), worst
 
 
 def grade_with(ex, progs, show=True):
@@ -406,10 +409,8 @@ def grade_with(ex, progs, show=True):
         if show:
             label = {"pass": "PASS", "fail": "FAIL", "missing": "MISSING"}[state]
             print(f"  {label:7s} {case}  [{test_file}, {flavour}]")
-            if worst:
-                print(f"          {worst}")
-            if detail:
-                print(f"          {detail[:600]}")
+            for line in worst.splitlines() + detail.splitlines():
+                print(f"          {line}")
     return passed, failed, missing, stub_seen
 
 
