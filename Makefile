@@ -131,3 +131,31 @@ clean:
 	rm -rf build build-debug build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- exercises (tests/exercises) ----
+# The workbook of notes/exercises/: `make exercise N` copies one source file into
+# tests/exercises/work/NN-name/ with the part to write stubbed; `make grade N` builds that copy and
+# runs the checks that judge it; `make grade` lists every exercise's state; `make exercises-check`
+# (CI) proves each stub builds and fails and the real code passes. N may also be given as N=3.
+# Only the exercise's file is compiled; the rest comes from $(BUILD) (built on demand).
+EX_PY  := $(or $(shell command -v /usr/bin/python3 || command -v python3),/usr/bin/python3)
+EX_RUN  = CXX="$(CXX)" EX_CXXFLAGS="$(CXXFLAGS)" EX_LDFLAGS="$(LDFLAGS)" EX_LDLIBS="$(LDLIBS)" \
+          EX_SHARED="$(BUILD)" $(EX_PY) tests/exercises/exercises.py
+# `make exercise 3` makes "3" a goal too: the words after exercise/grade are its arguments, and
+# a rule that does nothing keeps make from looking for a file named 3.
+ifneq ($(filter exercise grade,$(firstword $(MAKECMDGOALS))),)
+EX_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+.PHONY: $(EX_ARGS)
+$(EX_ARGS): ; @:
+endif
+EX_N = $(or $(N),$(firstword $(EX_ARGS)))
+.PHONY: exercise grade exercises-check exercises-deps
+exercises-deps: deps
+	@test -x "$(EX_PY)" || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3; }
+exercise: exercises-deps
+	@$(EX_RUN) prepare $(EX_N)
+grade: exercises-deps
+	@$(EX_RUN) grade $(EX_N)
+exercises-check: exercises-deps
+	@$(EX_RUN) check
+# ---- end exercises ----
