@@ -10,9 +10,9 @@
 What each exercise removes and which checks grade it is data: tests/exercises/exercises.ini. A part
 is found by code anchors (a function's signature, a line of code inside it), never by line number,
 so the file may change around it; if an anchor disappears, `check` names the exercise.
-Only the changed file is compiled: it is linked, ahead of the archive, with objects from a shared
-build (tests/exercises/work/.build, made by the project's own Makefile rules), so its definitions
-win and the archive's copy of the file is never pulled in. Python 3 standard library only.
+Only the changed file is compiled: it is linked, ahead of the archive, with the objects of the
+project's build folder (BUILD, made by the project's own Makefile rules), so its definitions win and
+the archive's copy of the file is never pulled in. Python 3 standard library only.
 """
 import configparser
 import os
@@ -467,7 +467,7 @@ def cmd_grade(exercises, arg):
 
 
 def cmd_table(exercises):
-    print(f"{'N':>2}  {'exercise':26s} {'practises':34s} state")
+    print(f"{'N':>2}  {'exercise':26s} {'practises':36s} state")
     for ex in exercises:
         state = "not started"
         if os.path.exists(ex.copy):
@@ -479,7 +479,7 @@ def cmd_table(exercises):
                 if os.path.getmtime(ex.copy) > os.path.getmtime(last):
                     state = f"open (changed since graded {state})"
         chapter = ex.chapter.split(",")[0]
-        print(f"{ex.number:2d}  {ex.name:26s} {chapter:34s} {state}")
+        print(f"{ex.number:2d}  {ex.name:26s} {chapter:36s} {state}")
     print("start one with `make exercise N`, grade it with `make grade N` (notes/exercises/README.md)")
     return 0
 
