@@ -34,10 +34,12 @@ LDFLAGS  := $(SAN) -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS   := -lopenblas -lfmt -lm
 
 LIB_SRC  := $(sort $(wildcard core/*.cpp autograd/*.cpp nn/*.cpp datasets/*.cpp))
-# The command line's pieces (all of experiments/ but main.cpp) are linked into the float tests
-# too, so commands can be tested in-process.
-CLI_SRC  := $(filter-out experiments/main.cpp,$(sort $(wildcard experiments/*.cpp)))
-CLI_OBJ  := $(CLI_SRC:%.cpp=$(BUILD)/f32/%.o)
+# experiments/training (the training library) and experiments/bench (the benchmark) sit above the
+# library; experiments/cli is the `plat` program. All of it but main.cpp is linked into the float
+# tests too, so commands can be tested in-process.
+APP_SRC  := $(sort $(wildcard experiments/training/*.cpp experiments/bench/*.cpp)) \
+            $(filter-out experiments/cli/main.cpp,$(sort $(wildcard experiments/cli/*.cpp)))
+CLI_OBJ  := $(APP_SRC:%.cpp=$(BUILD)/f32/%.o)
 # tests/test_*.cpp run in float; tests/gradcheck_*.cpp run against the double build.
 TEST_F32 := $(sort $(wildcard tests/test_*.cpp))
 TEST_F64 := $(sort $(wildcard tests/gradcheck_*.cpp))
@@ -64,11 +66,11 @@ $(BUILD)/f64/%.o: %.cpp
 	$(CXX) $(CXXFLAGS) -DPLAT_REAL=double -c $< -o $@
 
 $(BUILD)/libplat.a: $(F32_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libplat64.a: $(F64_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/plat: $(BUILD)/f32/experiments/main.o $(CLI_OBJ) $(BUILD)/libplat.a
+$(BUILD)/plat: $(BUILD)/f32/experiments/cli/main.o $(CLI_OBJ) $(BUILD)/libplat.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/tests_f32: $(BUILD)/f32/tests/main.o $(TEST_F32:%.cpp=$(BUILD)/f32/%.o) $(CLI_OBJ) $(BUILD)/libplat.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -89,32 +91,32 @@ test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests_f32 $(BUILD)/tests_f64 $(BUILD)/plat
 	@sh tests/run.sh $(BUILD)
 
-# The main job (experiments/demo.sh): a softmax baseline and a p-LaT byte-level model trained on
+# The main job (experiments/scripts/demo.sh): a softmax baseline and a p-LaT byte-level model trained on
 # the KJV with the same budget, a side-by-side table, a loss plot and a sample from each.
 # Steps in order (not as prerequisites, which -j would run at once: two apt-gets would collide).
 demo: deps
 	@bash datasets/prepare_data.sh data
 	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
 	@$(MAKE) --no-print-directory $(BUILD)/plat
-	bash experiments/demo.sh $(BUILD)/plat
+	bash experiments/scripts/demo.sh $(BUILD)/plat
 
-# The study (experiments/study/run.sh, notes/06-experiments.md): every run, evaluation, probe, table
+# The study (experiments/scripts/study/run.sh, notes/06-experiments.md): every run, evaluation, probe, table
 # and plot. Interrupted (Ctrl-C), it continues where it stopped the next time. Same order as demo.
 experiments: deps
 	@bash datasets/prepare_data.sh data
 	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
 	@$(MAKE) --no-print-directory $(BUILD)/plat
-	bash experiments/study/run.sh $(BUILD)/plat
-	bash experiments/vit_quality.sh $(BUILD)/plat
+	bash experiments/scripts/study/run.sh $(BUILD)/plat
+	bash experiments/scripts/vit_quality.sh $(BUILD)/plat
 	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
-	bash experiments/compare_torch.sh $(BUILD)/plat
+	bash experiments/scripts/compare_torch.sh $(BUILD)/plat
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.
 bench: deps
 	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
 	@$(MAKE) --no-print-directory $(BUILD)/plat
-	sh experiments/bench_compare.sh $(BUILD)
+	sh experiments/bench/compare.sh $(BUILD)
 
 debug:
 	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O0 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all

@@ -3,6 +3,7 @@
 
 #include <unordered_set>
 
+#include "autograd/profile.h"
 #include "core/error.h"
 #include "core/kernels.h"
 
@@ -35,13 +36,16 @@ Var record(const char* op, Tensor value, const std::vector<Var>& inputs, std::fu
     Var out(std::move(value), false);
     Node& node = *out.node();
     node.op = op;
-    if (!g_grad_enabled) return out;
     bool any = false;
-    for (const Var& v : inputs) any = any || v.requires_grad();
-    if (!any) return out;
-    node.requires_grad = true;
-    for (const Var& v : inputs) node.inputs.push_back(v.node());
-    node.backward = std::move(backward);
+    if (g_grad_enabled)
+        for (const Var& v : inputs) any = any || v.requires_grad();
+    if (any) {
+        node.requires_grad = true;
+        for (const Var& v : inputs) node.inputs.push_back(v.node());
+        node.backward = std::move(backward);
+    }
+    // Opt-in timing of each operation (autograd/profile.h); off, this is one pointer test.
+    if (OpProfile* profile = OpProfile::active()) profile->on_record(op, node.value.shape(), inputs, any ? &node : nullptr);
     return out;
 }
 
@@ -91,13 +95,22 @@ void Var::backward(const Tensor& seed) {
     // Once a node's backward has run, every contribution to its gradient has arrived (its
     // consumers come earlier in the order) and been passed on to its inputs: the gradient is
     // dead, and freeing it at once keeps at most a few intermediate gradients alive instead of
-    // all of them. Measured on lm-m: peak memory 1621 -> 1006 MB, the step no slower
-    // (notes/07-performance.md, "Memory"). PyTorch frees them too; retain_grad() keeps one.
+    // all of them (notes/07-performance.md, "Memory"). PyTorch frees them too; retain_grad()
+    // keeps one.
+    OpProfile* profile = OpProfile::active();  // opt-in timing (autograd/profile.h)
+    const double start = profile ? wall_seconds() : 0;
     for (Node* n : order) {
         if (!n->backward || n->grad.empty()) continue;
-        n->backward(*n);
+        if (profile) {
+            const double wall = wall_seconds(), cpu = cpu_seconds();
+            n->backward(*n);
+            profile->on_backward(n, wall_seconds() - wall, cpu_seconds() - cpu);
+        } else {
+            n->backward(*n);
+        }
         if (!n->retain_grad) n->grad = Tensor();
     }
+    if (profile) profile->on_backward_done(wall_seconds() - start);
 }
 
 void Var::zero_grad() {

@@ -1,7 +1,7 @@
 // core/error.h: the one error type of plat.
 // Every check at an API boundary throws plat::Error with a message that names the operation,
 // the values seen, what was expected and, where it helps, what to do. The command line turns
-// it into a one-line message and exit code 1 (experiments/main.cpp).
+// it into a one-line message and exit code 1 (experiments/cli/main.cpp).
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -20,7 +20,7 @@
 // *means* is then checked here, field by field (notes/08-data-safety.md, "Checks at the boundary").
 #include <nlohmann/json.hpp>
 
-#include "core/atomic_file.h"
+#include "core/files.h"
 #include "core/error.h"
 
 // Tensor bytes are copied to and from memory as they are; the format is little-endian.

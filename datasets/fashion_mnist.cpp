@@ -90,17 +90,18 @@ std::string FashionMNIST::summary() const {
                        train_labels.size(), val_labels.size(), test_labels.size(), mean, std);
 }
 
-ImageBatch image_batch(const Tensor& images, const std::vector<int64_t>& labels, int64_t start, int64_t count) {
+Batch image_batch(const Tensor& images, const std::vector<int64_t>& labels, int64_t start, int64_t count) {
     int64_t N = images.ndim() > 0 ? images.size(0) : 0;
     if (int64_t(labels.size()) != N)
         fail("image_batch: {} labels for {} images", labels.size(), N);
     if (start < 0 || count <= 0 || start + count > N)
         fail("image_batch: rows [{}, {}) are not inside [0, {})", start, start + count, N);
     int64_t row = images.numel() / N;
-    ImageBatch batch;
+    Batch batch;
+    batch.B = count;
     batch.images = Tensor(images.shape().with(0, count));  // [count, ...]
     std::memcpy(batch.images.data(), images.data() + start * row, size_t(count * row) * sizeof(real));
-    batch.labels.assign(labels.begin() + start, labels.begin() + start + count);
+    batch.targets.assign(labels.begin() + start, labels.begin() + start + count);
     return batch;
 }
 
@@ -137,18 +138,19 @@ void ImageBatchIterator::set_state(const ImageLoaderState& state) {
     position_ = state.position;
 }
 
-ImageBatch ImageBatchIterator::next() {
+Batch ImageBatchIterator::next() {
     if (position_ + B_ > N_) {  // not a full batch left: drop the rest, begin the next epoch
         epoch_++;
         start_epoch();
     }
-    ImageBatch batch;
+    Batch batch;
+    batch.B = B_;
     batch.images = Tensor(images_.shape().with(0, B_));  // [B, ...]
-    batch.labels.resize(size_t(B_));                     // [B]
+    batch.targets.resize(size_t(B_));                    // [B] labels
     for (int64_t b = 0; b < B_; b++) {
         int64_t i = perm_[position_ + b];
         std::memcpy(batch.images.data() + b * row_, images_.data() + i * row_, size_t(row_) * sizeof(real));
-        batch.labels[b] = labels_[i];
+        batch.targets[b] = labels_[i];
     }
     position_ += B_;
     return batch;

@@ -8,13 +8,9 @@
 
 #include "core/random.h"
 #include "core/tensor.h"
+#include "nn/batch.h"
 
 namespace plat {
-
-struct ImageBatch {
-    Tensor images;                // [B, 1, 28, 28]
-    std::vector<int64_t> labels;  // [B], in [0, 10)
-};
 
 struct FashionMNIST {
     Tensor train_images, val_images, test_images;                // [N, 1, 28, 28], normalized
@@ -39,7 +35,7 @@ void pixel_mean_std(const uint8_t* pixels, int64_t count, double& mean, double& 
 Tensor normalize_images(const uint8_t* pixels, int64_t N, int64_t rows, int64_t cols, double mean, double std);
 
 // Rows [start, start + count) of images [N, ...] and labels [N]: the evaluation batches, in order.
-ImageBatch image_batch(const Tensor& images, const std::vector<int64_t>& labels, int64_t start, int64_t count);
+Batch image_batch(const Tensor& images, const std::vector<int64_t>& labels, int64_t start, int64_t count);
 
 // Where an ImageBatchIterator is: the epoch, the next index into that epoch's permutation, and
 // the generator word as it was at the START of that epoch, before the permutation was drawn.
@@ -61,7 +57,7 @@ class ImageBatchIterator {
 public:
     ImageBatchIterator(Tensor images, std::vector<int64_t> labels, int64_t B, uint64_t seed);
 
-    ImageBatch next();
+    Batch next();  // B = rows, images [B, ...], targets = labels [B]; T = 0
     ImageLoaderState state() const { return {epoch_, position_, epoch_start_state_}; }
     void set_state(const ImageLoaderState& state);
     int64_t epoch() const { return epoch_; }

@@ -18,11 +18,6 @@ std::string data_dir() {
     return (env && *env) ? std::string(env) : std::string("data");
 }
 
-bool file_exists(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 std::vector<uint8_t> read_file_bytes(const std::string& path, const std::string& what) {
     // stat first, so a directory or a missing file gets its own message rather than a read error.
     struct stat st;

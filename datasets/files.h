@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "core/files.h"
+
 namespace plat {
 
 // The data directory: $PLAT_DATA_DIR when set and non-empty, otherwise "data" (relative to the
 // working directory, where `make data` puts it).
 std::string data_dir();
-
-bool file_exists(const std::string& path);
 
 // All bytes of `path`. Throws plat::Error naming the path when it cannot be opened, read, or is
 // empty; `what` says what the file is ("KJV text", "Fashion-MNIST train images").

@@ -21,15 +21,15 @@ void ClusterTaskConfig::validate() const {
              "must be bytes (0 .. 255)", first_token, first_token + int64_t(clusters) * members - 1);
 }
 
-LMBatch cluster_task_batch(const ClusterTaskConfig& config, int64_t B, int64_t T, Generator& gen) {
+Batch cluster_task_batch(const ClusterTaskConfig& config, int64_t B, int64_t T, Generator& gen) {
     config.validate();
     if (B <= 0 || T <= 0) fail("cluster_task_batch: B and T must be positive, got B = {}, T = {}", B, T);
     const int K = config.clusters, M = config.members;
-    LMBatch batch;
+    Batch batch;
     batch.B = B;
     batch.T = T;
-    batch.x.resize(size_t(B * T));  // [B, T]
-    batch.y.resize(size_t(B * T));  // [B, T]
+    batch.tokens.resize(size_t(B * T));  // [B, T]
+    batch.targets.resize(size_t(B * T));  // [B, T]
     std::vector<int> truth((size_t)K);  // [K] this row's true member per cluster
     for (int64_t b = 0; b < B; b++) {
         for (int c = 0; c < K; c++) truth[c] = int(gen.randint(M));
@@ -41,8 +41,8 @@ LMBatch cluster_task_batch(const ClusterTaskConfig& config, int64_t B, int64_t T
                 int other = int(gen.randint(M - 1));
                 shown = other < truth[c] ? other : other + 1;
             }
-            batch.x[b * T + t] = config.token(c, shown);
-            batch.y[b * T + t] = config.token(c, truth[c]);
+            batch.tokens[b * T + t] = config.token(c, shown);
+            batch.targets[b * T + t] = config.token(c, truth[c]);
         }
     }
     return batch;
@@ -54,7 +54,7 @@ ClusterTaskSampler::ClusterTaskSampler(const ClusterTaskConfig& config, int64_t 
     if (B <= 0 || T <= 0) fail("ClusterTaskSampler: B and T must be positive, got B = {}, T = {}", B, T);
 }
 
-LMBatch ClusterTaskSampler::next() {
+Batch ClusterTaskSampler::next() {
     step_++;
     return cluster_task_batch(config_, B_, T_, gen_);
 }
@@ -65,7 +65,7 @@ void ClusterTaskSampler::set_state(const SamplerState& state) {
     step_ = state.step;
 }
 
-std::vector<int64_t> cluster_task_bayes_predict(const ClusterTaskConfig& config, const LMBatch& batch) {
+std::vector<int64_t> cluster_task_bayes_predict(const ClusterTaskConfig& config, const Batch& batch) {
     config.validate();
     const int K = config.clusters, M = config.members;
     const int64_t B = batch.B, T = batch.T;
@@ -74,7 +74,7 @@ std::vector<int64_t> cluster_task_bayes_predict(const ClusterTaskConfig& config,
     for (int64_t b = 0; b < B; b++) {
         std::fill(counts.begin(), counts.end(), 0);
         for (int64_t t = 0; t < T; t++) {
-            int64_t token = batch.x[b * T + t];
+            int64_t token = batch.tokens[b * T + t];
             if (token < config.first_token || token >= config.first_token + int64_t(K) * M)
                 fail("cluster_task_bayes_predict: token {} at row {}, position {} is not in the task's "
                      "vocabulary [{}, {})", token, b, t, config.first_token, config.first_token + K * M);

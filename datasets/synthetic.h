@@ -31,13 +31,13 @@ struct ClusterTaskConfig {
 // B independent sequences of T positions (x, y as [B, T] token ids): per row, true members
 // m_c ~ uniform(M) for each cluster; per position, cluster c ~ uniform(K), shown member = m_c
 // with probability q, else uniform over the M - 1 others; x = token(c, shown), y = token(c, m_c).
-LMBatch cluster_task_batch(const ClusterTaskConfig& config, int64_t B, int64_t T, Generator& gen);
+Batch cluster_task_batch(const ClusterTaskConfig& config, int64_t B, int64_t T, Generator& gen);
 
 // The same as a resumable sampler, with the state of datasets/text.h's TextBatchSampler.
 class ClusterTaskSampler {
 public:
     ClusterTaskSampler(const ClusterTaskConfig& config, int64_t B, int64_t T, uint64_t seed);
-    LMBatch next();
+    Batch next();
     SamplerState state() const { return {gen_.state(), step_}; }
     void set_state(const SamplerState& state);
 
@@ -51,7 +51,7 @@ private:
 // The Bayes-optimal prediction at every position of x [B, T]: among the tokens of x[b, 0..t] in
 // the cluster of x[b, t] (itself included), the member seen most often; ties go to the smallest
 // member. (The posterior of member m is proportional to r^count(m), r = q (M-1) / (1-q) > 1.)
-std::vector<int64_t> cluster_task_bayes_predict(const ClusterTaskConfig& config, const LMBatch& batch);
+std::vector<int64_t> cluster_task_bayes_predict(const ClusterTaskConfig& config, const Batch& batch);
 
 // Exact expected accuracy of the Bayes-optimal predictor at a position whose cluster has been
 // seen n >= 1 times so far (this one included), and averaged over positions t = 0..T-1 (where

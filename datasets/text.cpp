@@ -55,18 +55,18 @@ void TextBatchSampler::set_state(const SamplerState& state) {
     step_ = state.step;
 }
 
-LMBatch TextBatchSampler::next() {
-    LMBatch batch;
+Batch TextBatchSampler::next() {
+    Batch batch;
     batch.B = B_;
     batch.T = T_;
-    batch.x.resize(size_t(B_ * T_));  // [B, T]
-    batch.y.resize(size_t(B_ * T_));  // [B, T]
+    batch.tokens.resize(size_t(B_ * T_));  // [B, T]
+    batch.targets.resize(size_t(B_ * T_));  // [B, T]
     // A window of T + 1 bytes starts anywhere in [0, n - T - 1]: randint(n - T) values.
     int64_t starts = int64_t(data_.size()) - T_;
     for (int64_t b = 0; b < B_; b++) {
         const uint8_t* window = data_.data() + gen_.randint(starts);
-        int64_t* x = batch.x.data() + b * T_;
-        int64_t* y = batch.y.data() + b * T_;
+        int64_t* x = batch.tokens.data() + b * T_;
+        int64_t* y = batch.targets.data() + b * T_;
         for (int64_t t = 0; t < T_; t++) {
             x[t] = window[t];
             y[t] = window[t + 1];
@@ -82,18 +82,18 @@ TextSequentialBatches::TextSequentialBatches(std::vector<uint8_t> data, int64_t 
     check_window(int64_t(data_.size()), B, T, name_, "TextSequentialBatches");
 }
 
-bool TextSequentialBatches::next(LMBatch& batch) {
+bool TextSequentialBatches::next(Batch& batch) {
     int64_t rows = std::min(B_, num_windows() - window_);
     if (rows <= 0) return false;
     batch.B = rows;
     batch.T = T_;
-    batch.x.resize(size_t(rows * T_));  // [rows, T]
-    batch.y.resize(size_t(rows * T_));
+    batch.tokens.resize(size_t(rows * T_));  // [rows, T]
+    batch.targets.resize(size_t(rows * T_));
     for (int64_t b = 0; b < rows; b++, window_++) {
         const uint8_t* window = data_.data() + window_ * T_;  // bytes [w*T, w*T + T]
         for (int64_t t = 0; t < T_; t++) {
-            batch.x[b * T_ + t] = window[t];
-            batch.y[b * T_ + t] = window[t + 1];
+            batch.tokens[b * T_ + t] = window[t];
+            batch.targets[b * T_ + t] = window[t + 1];
         }
     }
     return true;

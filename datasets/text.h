@@ -38,7 +38,7 @@ public:
     TextBatchSampler(std::vector<uint8_t> data, int64_t B, int64_t T, uint64_t seed,
                      std::string name = "train");
 
-    LMBatch next();
+    Batch next();
     SamplerState state() const { return {gen_.state(), step_}; }
     void set_state(const SamplerState& state);
     int64_t step() const { return step_; }
@@ -57,14 +57,14 @@ private:
 // Evaluation batches: the split cut into non-overlapping windows, window w covering bytes
 // [w*T, w*T + T] (x = the first T, y = the last T), so every byte after the first is predicted
 // exactly once, in order; windows = (n - 1) / T and the last (n - 1) % T bytes are not used.
-// Rows fill batches of B in order; the last batch may have fewer rows (its LMBatch::B says).
+// Rows fill batches of B in order; the last batch may have fewer rows (its Batch::B says).
 class TextSequentialBatches {
 public:
     TextSequentialBatches(std::vector<uint8_t> data, int64_t B, int64_t T,
                           std::string name = "validation");
 
     // Fills `batch` with the next batch and returns true, or returns false after the last one.
-    bool next(LMBatch& batch);
+    bool next(Batch& batch);
     void reset() { window_ = 0; }
     int64_t num_windows() const { return (int64_t(data_.size()) - 1) / T_; }
     int64_t num_batches() const { return (num_windows() + B_ - 1) / B_; }

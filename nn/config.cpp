@@ -28,7 +28,7 @@ void ModelConfig::validate() const {
     if (model != "lm" && model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", printable(model));
     // Upper limits as well: a configuration may come from an untrusted checkpoint, and the model
     // is built from it, so absurd sizes must be refused before anything is allocated. The limits
-    // are the command line's (experiments/model_options.cpp).
+    // are the command line's (experiments/cli/options.cpp).
     if (dim <= 0 || dim > kMaxDim) fail("config: dim = {} must be in [1, {}]", dim, kMaxDim);
     if (layers <= 0 || layers > kMaxLayers) fail("config: layers = {} must be in [1, {}]", layers, kMaxLayers);
     if (heads <= 0 || heads > kMaxHeads) fail("config: heads = {} must be in [1, {}]", heads, kMaxHeads);

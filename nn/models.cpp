@@ -18,33 +18,6 @@ constexpr uint64_t kDropoutSeedMix = 0xd1b54a32d192ed03ULL;
 
 // ---- Batch ---------------------------------------------------------------------------------------
 
-Batch Batch::lm(int64_t B, int64_t T, std::vector<int64_t> x, std::vector<int64_t> y) {
-    if (B <= 0 || T <= 0) fail("Batch::lm: B = {} and T = {} must be > 0", B, T);
-    // y may be empty when only the logits are wanted (sampling); loss() then reports it.
-    if (int64_t(x.size()) != B * T || (!y.empty() && int64_t(y.size()) != B * T))
-        fail("Batch::lm: x has {} ids and y has {}; expected B * T = {} * {} = {} each (y may be empty)", x.size(),
-             y.size(), B, T, B * T);
-    Batch b;
-    b.B = B;
-    b.T = T;
-    b.tokens = std::move(x);
-    b.targets = std::move(y);
-    return b;
-}
-
-Batch Batch::vit(Tensor images, std::vector<int64_t> labels) {
-    if (images.ndim() != 4 || images.size(1) != 1 || images.size(2) != 28 || images.size(3) != 28)
-        fail("Batch::vit: images have shape {}; expected [B, 1, 28, 28]", images.shape().str());
-    if (!labels.empty() && int64_t(labels.size()) != images.size(0))
-        fail("Batch::vit: {} labels for {} images; expected one label per image (or none, for predictions only)",
-             labels.size(), images.size(0));
-    Batch b;
-    b.B = images.size(0);
-    b.images = std::move(images);
-    b.targets = std::move(labels);
-    return b;
-}
-
 // ---- Model ---------------------------------------------------------------------------------------
 
 Model::Model(const ModelConfig& config) : config_(config), dropout_gen_(config.seed ^ kDropoutSeedMix) {
@@ -96,6 +69,22 @@ GPT::GPT(const ModelConfig& c)
     init_from_seed();
 }
 
+// The stack of blocks both models share: x [B, T, C] through block 0, 1, ..., L - 1. With a trace,
+// records the blocks' input and, per block, its attention weights, values and output.
+Var run_blocks(const std::vector<std::unique_ptr<Block>>& blocks, Var x, Trace* trace) {
+    if (trace) {
+        trace->embedded = x.value();
+        trace->attention.assign(blocks.size(), Tensor());
+        trace->values.assign(blocks.size(), Tensor());
+        trace->hidden.assign(blocks.size(), Tensor());
+    }
+    for (size_t l = 0; l < blocks.size(); l++) {
+        x = blocks[l]->forward(x, trace ? &trace->attention[l] : nullptr, trace ? &trace->values[l] : nullptr);
+        if (trace) trace->hidden[l] = x.value();
+    }
+    return x;
+}
+
 Var GPT::forward(const Batch& batch, Trace* trace) {
     int64_t B = batch.B, T = batch.T;
     if (B <= 0 || T <= 0 || int64_t(batch.tokens.size()) != B * T)
@@ -110,16 +99,7 @@ Var GPT::forward(const Batch& batch, Trace* trace) {
     Var tok = wte.forward(batch.tokens, Shape{B, T});  // [B, T, C]
     Var pos = wpe.forward(positions, Shape{T});        // [T, C], broadcast over B
     Var x = drop.forward(add(tok, pos));               // [B, T, C]
-    if (trace) {
-        trace->embedded = x.value();
-        trace->attention.assign(h.size(), Tensor());
-        trace->values.assign(h.size(), Tensor());
-        trace->hidden.assign(h.size(), Tensor());
-    }
-    for (size_t l = 0; l < h.size(); l++) {
-        x = h[l]->forward(x, trace ? &trace->attention[l] : nullptr, trace ? &trace->values[l] : nullptr);
-        if (trace) trace->hidden[l] = x.value();
-    }
+    x = run_blocks(h, x, trace);  // [B, T, C]
     x = ln_f.forward(x);
     // The tied head: logits = x wte^T [B, T, V]. wte.weight is used twice (here and in the
     // embedding), so its gradient collects both contributions (notes/05, "Weight tying").
@@ -196,16 +176,7 @@ Var VisionTransformer::forward(const Batch& batch, Trace* trace) {
     Var cls = add(Var(Tensor::zeros(Shape{B, 1, C})), cls_token);
     x = concat({cls, x}, 1);                   // [B, N + 1, C], token 0 is the class token
     x = pos_drop.forward(add(x, pos_embed));  // pos_embed [1, N + 1, C] broadcasts over B
-    if (trace) {
-        trace->embedded = x.value();
-        trace->attention.assign(blocks.size(), Tensor());
-        trace->values.assign(blocks.size(), Tensor());
-        trace->hidden.assign(blocks.size(), Tensor());
-    }
-    for (size_t l = 0; l < blocks.size(); l++) {
-        x = blocks[l]->forward(x, trace ? &trace->attention[l] : nullptr, trace ? &trace->values[l] : nullptr);
-        if (trace) trace->hidden[l] = x.value();
-    }
+    x = run_blocks(blocks, x, trace);  // [B, N + 1, C]
     x = norm.forward(x);
     Var cls_out = reshape(slice(x, 1, 0, 1), Shape{B, C});  // token 0 of each image, [B, C]
     return head.forward(cls_out);                             // [B, 10]

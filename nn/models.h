@@ -3,39 +3,22 @@
 // names), both made by make_model(config). The command line, the tests and the PyTorch
 // reference comparison treat them alike through Model (notes/05-transformer.md).
 //
-// A training step, for either model:
-//     Var logits = model->forward(batch);          // lm [B, T, V], vit [B, 10]
-//     Var loss = model->loss(logits, batch);        // mean cross-entropy, shape [1]
-//     model->zero_grad(); loss.backward();
-//     clip_grad_norm(model->parameters(), 1.0);     // nn/optim.h
-//     optimizer.lr = schedule.lr_at(step); optimizer.step();
-//     model->after_step();                          // clamps learnable p to [1, 4]
+// A training step, for either model, is train_step in experiments/training/step.cpp: forward,
+// loss, backward, clip, AdamW, after_step.
 #pragma once
 #include <memory>
 #include <vector>
 
+#include "nn/batch.h"
 #include "nn/config.h"
 #include "nn/layers.h"
 #include "nn/module.h"
 
 namespace plat {
 
-// One batch of either task. Build it with Batch::lm or Batch::vit.
-struct Batch {
-    int64_t B = 0;                 // sequences (lm) or images (vit)
-    int64_t T = 0;                 // lm: tokens per sequence; vit: 0
-    std::vector<int64_t> tokens;   // lm: input byte ids x [B, T]
-    Tensor images;                 // vit: pixels [B, 1, 28, 28]
-    std::vector<int64_t> targets;  // lm: y [B, T], the byte after each x; vit: labels [B] in [0, 10)
-
-    // Targets may be left empty when only the logits are wanted (sampling, prediction).
-    static Batch lm(int64_t B, int64_t T, std::vector<int64_t> x, std::vector<int64_t> y = {});
-    static Batch vit(Tensor images, std::vector<int64_t> labels = {});
-};
-
 // What forward() records when asked: per layer, the attention weights, the value vectors and
 // the hidden state, for the attention maps, the nearest-neighbour attention mass and the
-// over-smoothing measure (experiments/probe.h). The tensors share storage with the forward
+// over-smoothing measure (experiments/training/probe.h). The tensors share storage with the forward
 // pass's values (values[l] is a copy), which nothing writes into afterwards: they stay valid
 // and unchanged.
 struct Trace {
@@ -70,6 +53,10 @@ protected:
     Generator dropout_gen_;
     std::vector<Dropout*> dropouts_;  // every Dropout layer, for set_dropout
 };
+
+// The stack of blocks both models run (nn/models.cpp): x through every block in order, filling
+// `trace` when given.
+Var run_blocks(const std::vector<std::unique_ptr<Block>>& blocks, Var x, Trace* trace);
 
 // lm: nanoGPT's GPT. Parameter names transformer.wte.weight ... transformer.ln_f.bias; the
 // head is tied to transformer.wte.weight (stored once).

@@ -1,4 +1,4 @@
-// tests/test_cli.cpp: the `plat` command line (experiments/cli.h, run_cli) answering bad input.
+// tests/test_cli.cpp: the `plat` command line (experiments/cli/cli.h, run_cli) answering bad input.
 // One table holds every kind of wrong command line for every command: each row gives the
 // arguments, the exit code (2 for a usage error, 1 for any other error) and words the message
 // must contain. Every row runs in-process in a fresh empty directory with stdout and stderr
@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 #include "nn/checkpoint.h"
 #include "tests/helpers.h"
 

@@ -67,7 +67,7 @@ void write_fake_fashion(const TempDir& dir, int n_train, int n_test) {
     write_file(dir.file("t10k-labels-idx1-ubyte"), idx_file(0x801, {uint32_t(n_test)}, test_labels(n_test)));
 }
 
-bool same_batch(const LMBatch& a, const LMBatch& b) { return a.B == b.B && a.T == b.T && a.x == b.x && a.y == b.y; }
+bool same_batch(const Batch& a, const Batch& b) { return a.B == b.B && a.T == b.T && a.tokens == b.tokens && a.targets == b.targets; }
 
 // Bytes 0, 1, ..., n-1 (mod 251, a prime, so any window of up to 250 bytes is increasing by
 // one mod 251 and its first byte tells where it starts when n <= 251).
@@ -140,18 +140,18 @@ TEST_CASE("text sampler: rows are windows of the text, y is x shifted by one") {
     std::vector<uint8_t> data = counting_bytes(n);  // distinct bytes: x[b, 0] is the window start
     TextBatchSampler sampler(data, B, T, 7);
     for (int step = 0; step < 50; step++) {
-        LMBatch batch = sampler.next();
+        Batch batch = sampler.next();
         REQUIRE(batch.B == B);
         REQUIRE(batch.T == T);
-        REQUIRE(batch.x.size() == size_t(B * T));
-        REQUIRE(batch.y.size() == size_t(B * T));
+        REQUIRE(batch.tokens.size() == size_t(B * T));
+        REQUIRE(batch.targets.size() == size_t(B * T));
         for (int64_t b = 0; b < B; b++) {
-            int64_t start = batch.x[b * T];
+            int64_t start = batch.tokens[b * T];
             REQUIRE(start + T <= n - 1);  // the window's last byte, y[b, T-1], is inside the text
             for (int64_t t = 0; t < T; t++) {
-                REQUIRE(batch.x[b * T + t] == data[start + t]);
-                REQUIRE(batch.y[b * T + t] == data[start + t + 1]);
-                if (t + 1 < T) REQUIRE(batch.y[b * T + t] == batch.x[b * T + t + 1]);
+                REQUIRE(batch.tokens[b * T + t] == data[start + t]);
+                REQUIRE(batch.targets[b * T + t] == data[start + t + 1]);
+                if (t + 1 < T) REQUIRE(batch.targets[b * T + t] == batch.tokens[b * T + t + 1]);
             }
         }
     }
@@ -165,8 +165,8 @@ TEST_CASE("text sampler: every start in [0, n - T - 1] is drawn, and no other") 
     TextBatchSampler sampler(counting_bytes(T + 4), 4, T, 3);
     std::set<int64_t> starts;
     for (int i = 0; i < 100; i++) {
-        LMBatch batch = sampler.next();
-        for (int64_t b = 0; b < 4; b++) starts.insert(batch.x[b * T]);
+        Batch batch = sampler.next();
+        for (int64_t b = 0; b < 4; b++) starts.insert(batch.tokens[b * T]);
     }
     CHECK(starts == std::set<int64_t>{0, 1, 2, 3});
 }
@@ -181,7 +181,7 @@ TEST_CASE("text sampler: same seed same batches; a restored state draws the same
     // state must draw those same 10, and end in the same state.
     SamplerState saved = a.state();
     CHECK(saved.step == 6);
-    std::vector<LMBatch> expected;
+    std::vector<Batch> expected;
     for (int i = 0; i < 10; i++) expected.push_back(a.next());
     TextBatchSampler resumed(data, 4, 32, 999);
     resumed.set_state(saved);
@@ -202,12 +202,12 @@ TEST_CASE("text sequential: windows tile the split in order, the last batch may 
     CHECK(seq.num_batches() == 4);
     for (int pass = 0; pass < 2; pass++) {  // twice: reset() starts over
         std::vector<int64_t> xs, ys, rows;
-        LMBatch batch;
+        Batch batch;
         while (seq.next(batch)) {
             rows.push_back(batch.B);
-            REQUIRE(batch.x.size() == size_t(batch.B * T));
-            xs.insert(xs.end(), batch.x.begin(), batch.x.end());
-            ys.insert(ys.end(), batch.y.begin(), batch.y.end());
+            REQUIRE(batch.tokens.size() == size_t(batch.B * T));
+            xs.insert(xs.end(), batch.tokens.begin(), batch.tokens.end());
+            ys.insert(ys.end(), batch.targets.begin(), batch.targets.end());
         }
         CHECK(rows == std::vector<int64_t>{3, 3, 3, 1});
         // x rows joined are bytes [0, 100), y rows joined are bytes [1, 101): every byte after
@@ -222,7 +222,7 @@ TEST_CASE("text sequential: windows tile the split in order, the last batch may 
     }
     // Exactly one window: n = T + 1.
     TextSequentialBatches one(counting_bytes(11), 5, 10);
-    LMBatch batch;
+    Batch batch;
     CHECK(one.next(batch));
     CHECK(batch.B == 1);
     CHECK_FALSE(one.next(batch));
@@ -487,12 +487,12 @@ TEST_CASE("fashion-mnist: the iterator shuffles each epoch and resumes exactly")
     for (int e = 0; e < 4; e++) {
         std::vector<int64_t> seen;
         for (int k = 0; k < 3; k++) {
-            ImageBatch batch = it.next();
+            Batch batch = it.next();
             REQUIRE(batch.images.shape() == Shape{B, 1, 2, 2});
-            REQUIRE(batch.labels.size() == size_t(B));
+            REQUIRE(batch.targets.size() == size_t(B));
             for (int64_t b = 0; b < B; b++) {
-                for (int v = 0; v < 4; v++) REQUIRE(batch.images[b * 4 + v] == real(batch.labels[b]));
-                seen.push_back(batch.labels[b]);
+                for (int v = 0; v < 4; v++) REQUIRE(batch.images[b * 4 + v] == real(batch.targets[b]));
+                seen.push_back(batch.targets[b]);
             }
         }
         CHECK(it.epoch() == e);
@@ -515,26 +515,26 @@ TEST_CASE("fashion-mnist: the iterator shuffles each epoch and resumes exactly")
         for (int k = 0; k < skip; k++) a.next();
         ImageLoaderState saved = a.state();
         std::vector<std::vector<int64_t>> expected;
-        for (int k = 0; k < 8; k++) expected.push_back(a.next().labels);
+        for (int k = 0; k < 8; k++) expected.push_back(a.next().targets);
         ImageBatchIterator b(images, labels, B, 77);
         b.set_state(saved);
         CHECK(b.state() == saved);
-        for (int k = 0; k < 8; k++) REQUIRE(b.next().labels == expected[k]);
+        for (int k = 0; k < 8; k++) REQUIRE(b.next().targets == expected[k]);
         CHECK(b.state() == a.state());
     }
 
     ImageBatchIterator c(images, labels, B, 21);  // same seed as `it`: same first epoch
     std::vector<int64_t> first;
     for (int k = 0; k < 3; k++)
-        for (int64_t l : c.next().labels) first.push_back(l);
+        for (int64_t l : c.next().targets) first.push_back(l);
     CHECK(first == epochs[0]);
 
     CHECK(contains(error_of([&] { ImageBatchIterator(images, labels, 11, 1); }), "batch size must be in [1, 10]"));
     CHECK(contains(error_of([&] { ImageBatchIterator(images, std::vector<int64_t>(3), 2, 1); }), "3 labels for 10 images"));
 
-    ImageBatch eval = image_batch(images, labels, 8, 2);
+    Batch eval = image_batch(images, labels, 8, 2);
     CHECK(eval.images.shape() == Shape{2, 1, 2, 2});
-    CHECK(eval.labels == std::vector<int64_t>{8, 9});
+    CHECK(eval.targets == std::vector<int64_t>{8, 9});
     CHECK(eval.images[4] == real(9));
     CHECK(contains(error_of([&] { image_batch(images, labels, 8, 3); }), "not inside [0, 10)"));
 }
@@ -546,13 +546,13 @@ TEST_CASE("synthetic: labels follow the rule, one hidden true member per cluster
     ClusterTaskConfig config;  // K = 8, M = 4, q = 0.5, tokens 'A' .. '`'
     Generator gen(3);
     const int64_t B = 64, T = 64;
-    LMBatch batch = cluster_task_batch(config, B, T, gen);
-    REQUIRE(batch.x.size() == size_t(B * T));
+    Batch batch = cluster_task_batch(config, B, T, gen);
+    REQUIRE(batch.tokens.size() == size_t(B * T));
     int64_t same = 0;
     for (int64_t b = 0; b < B; b++) {
         std::vector<int64_t> truth(size_t(config.clusters), -1);
         for (int64_t t = 0; t < T; t++) {
-            int64_t x = batch.x[b * T + t], y = batch.y[b * T + t];
+            int64_t x = batch.tokens[b * T + t], y = batch.targets[b * T + t];
             REQUIRE(x >= 'A');
             REQUIRE(x < 'A' + 32);
             REQUIRE(config.cluster_of(y) == config.cluster_of(x));  // the target is in x's cluster
@@ -571,7 +571,7 @@ TEST_CASE("synthetic: labels follow the rule, one hidden true member per cluster
 TEST_CASE("synthetic: deterministic, and the sampler resumes exactly") {
     ClusterTaskConfig config;
     Generator g1(9), g2(9), g3(10);
-    LMBatch a = cluster_task_batch(config, 4, 32, g1), b = cluster_task_batch(config, 4, 32, g2);
+    Batch a = cluster_task_batch(config, 4, 32, g1), b = cluster_task_batch(config, 4, 32, g2);
     CHECK(same_batch(a, b));
     CHECK_FALSE(same_batch(a, cluster_task_batch(config, 4, 32, g3)));
 
@@ -579,7 +579,7 @@ TEST_CASE("synthetic: deterministic, and the sampler resumes exactly") {
     for (int i = 0; i < 3; i++) s.next();
     SamplerState saved = s.state();
     CHECK(saved.step == 3);
-    std::vector<LMBatch> expected;
+    std::vector<Batch> expected;
     for (int i = 0; i < 5; i++) expected.push_back(s.next());
     ClusterTaskSampler r(config, 4, 32, 12345);
     r.set_state(saved);
@@ -592,16 +592,16 @@ TEST_CASE("synthetic: the Bayes-optimal predictor on a hand-made sequence") {
     config.clusters = 2;
     config.members = 3;
     config.first_token = 0;  // cluster 0: tokens 0, 1, 2; cluster 1: tokens 3, 4, 5
-    LMBatch batch;
+    Batch batch;
     batch.B = 1;
     batch.T = 8;
-    batch.x = {2, 4, 1, 1, 5, 2, 2, 4};
-    batch.y = batch.x;  // unused by the predictor
+    batch.tokens = {2, 4, 1, 1, 5, 2, 2, 4};
+    batch.targets = batch.tokens;  // unused by the predictor
     // By hand, counting earlier tokens of the same cluster (ties to the smallest member):
     // t0: {2}->2; t1: {4}->4; t2: {2,1} tie->1; t3: {2,1,1}->1; t4: {4,5} tie->4;
     // t5: {2,1,1,2} tie->1; t6: {2,1,1,2,2}->2; t7: {4,5,4}->4.
     CHECK(cluster_task_bayes_predict(config, batch) == std::vector<int64_t>{2, 4, 1, 1, 4, 1, 2, 4});
-    batch.x[3] = 9;
+    batch.tokens[3] = 9;
     CHECK(contains(error_of([&] { cluster_task_bayes_predict(config, batch); }), "token 9 at row 0, position 3"));
 }
 
@@ -630,11 +630,11 @@ TEST_CASE("synthetic: exact Bayes accuracy against closed forms and against a si
     const int64_t B = 2000, T = 64;
     double exact = cluster_task_bayes_accuracy(config, T);
     Generator gen(17);
-    LMBatch batch = cluster_task_batch(config, B, T, gen);
+    Batch batch = cluster_task_batch(config, B, T, gen);
     std::vector<int64_t> predict = cluster_task_bayes_predict(config, batch);
     std::vector<double> row_acc(B, 0);
     for (int64_t b = 0; b < B; b++) {
-        for (int64_t t = 0; t < T; t++) row_acc[b] += (predict[b * T + t] == batch.y[b * T + t]);
+        for (int64_t t = 0; t < T; t++) row_acc[b] += (predict[b * T + t] == batch.targets[b * T + t]);
         row_acc[b] /= double(T);
     }
     double mean = 0, var = 0;

@@ -1,4 +1,4 @@
-// tests/test_inspect.cpp: `plat inspect`'s file (experiments/inspect.cpp): the batch is the one
+// tests/test_inspect.cpp: `plat inspect`'s file (experiments/cli/inspect.cpp): the batch is the one
 // the issue specifies, every promised tensor is there under its name, and the stored values are
 // consistent with each other (the loss recomputed from the stored logits, attention rows).
 #include <doctest/doctest.h>
@@ -9,7 +9,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "experiments/inspect.h"
+#include "experiments/training/inspect.h"
 
 using namespace plat;
 

@@ -19,7 +19,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "experiments/run_dir.h"
+#include "experiments/training/run_dir.h"
 #include "nn/checkpoint.h"
 #include "tests/helpers.h"
 

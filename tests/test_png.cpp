@@ -1,4 +1,4 @@
-// tests/test_png.cpp: the PNG writer behind `plat attention` (experiments/png.cpp). The
+// tests/test_png.cpp: the PNG writer behind `plat attention` (experiments/training/png.cpp). The
 // checksums are compared with their published check values; the image is decoded back by
 // walking the chunks and the stored deflate blocks, independently of the encoder's code.
 #include <doctest/doctest.h>
@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "experiments/png.h"
+#include "experiments/training/png.h"
 
 using namespace plat;
 

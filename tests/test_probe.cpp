@@ -1,4 +1,4 @@
-// tests/test_probe.cpp: the measurements of `plat probe` (experiments/probe.h): the attention
+// tests/test_probe.cpp: the measurements of `plat probe` (experiments/training/probe.h): the attention
 // mass on value-space nearest neighbours on hand-built cases worked out in the comments and
 // against a rank-counting reference, the uniform baseline, the mean pairwise cosine similarity
 // on closed-form cases and against a plain double loop, the values recorded in Trace, and the
@@ -11,7 +11,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/random.h"
-#include "experiments/probe.h"
+#include "experiments/training/probe.h"
 
 using namespace plat;
 

@@ -1,4 +1,4 @@
-// tests/test_train.cpp: the Trainer behind `plat train` (experiments/train.h). The central
+// tests/test_train.cpp: the Trainer behind `plat train` (experiments/training/trainer.h). The central
 // promise: a run interrupted and resumed from its checkpoint makes exactly (bitwise) the losses
 // of a run that was never interrupted. Also: the run directory's files, atomic checkpoints, the
 // stop signal, and the stop on a non-finite loss. Tiny models and in-memory data, so no data
@@ -19,7 +19,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
-#include "experiments/train.h"
+#include "experiments/training/trainer.h"
 #include "tests/helpers.h"
 
 using namespace plat;

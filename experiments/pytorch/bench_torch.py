@@ -6,7 +6,7 @@ The same three configurations (lm-s, lm-m, vit-s), each with softmax and p-Lapla
 batch with the same step: forward, cross-entropy, zero_grad (set_to_none), backward,
 clip_grad_norm_(1.0), AdamW (two groups, foreach=True; fused AdamW does not exist for CPU in 1.13),
 clamp of p. The median step time after warm-up, throughput, peak RSS of a fresh process per case,
-matmul GFLOP/s by the same formula as experiments/bench.cpp (model_flops) and its fraction of a
+matmul GFLOP/s by the same formula as experiments/bench/bench.cpp (model_flops) and its fraction of a
 2048^3 torch.mm measured in the same process on the same threads.
 
 Attention is the mirror's formulation: batched q @ k^T, masked_fill with -inf, torch.softmax, A @ v
@@ -44,7 +44,7 @@ CASES = ["lm-s", "lm-m", "vit-s"]
 
 
 def make_case(name: str, attn: str):
-    """(ModelConfig, B), the same as experiments/bench.cpp make_case."""
+    """(ModelConfig, B), the same as experiments/bench/bench.cpp make_case."""
     p = [1.5 if attn == "plap" else 2.0]
     if name == "lm-s":
         return pt.ModelConfig(model="lm", dim=128, layers=4, heads=4, context=128, attn=attn, p=p, seed=1), 32
@@ -60,7 +60,7 @@ def tokens_per_item(cfg) -> int:
 
 
 def model_flops(cfg, B: int) -> float:
-    """Matmul FLOPs of one training step; the formula of experiments/bench.cpp model_flops
+    """Matmul FLOPs of one training step; the formula of experiments/bench/bench.cpp model_flops
     (notes/07, "Counting FLOPs"): per block 24 R C^2 + 4 B T^2 C forward, twice that backward;
     lm head 2 R C V (x3); vit patch embedding 2 B N P^2 C (x2: no gradient for the pixels), head 2 B C 10 (x3)."""
     C, L, T = cfg.dim, cfg.layers, tokens_per_item(cfg)

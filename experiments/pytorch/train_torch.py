@@ -4,7 +4,7 @@ check of notes/06b-plat-vs-pytorch.md : the same byte-level language model
 (plat_torch.py's LM: nanoGPT layout, GPT-2 initialization), the same cleaned bytes (data/kjv.txt)
 and 90/10 split by position, the same AdamW (two groups, betas 0.9/0.95, eps 1e-8, decoupled weight
 decay on Linear weights only), the same warm-up + cosine schedule, gradient clipping, batch,
-context and number of steps as experiments/train.cpp, with the same option names and defaults.
+context and number of steps as experiments/training/trainer.cpp, with the same option names and defaults.
 
 What is NOT the same as plat: the random numbers. The initial weights come from a torch generator
 seeded with --seed (plat_torch.init_weights; same distributions, other numbers), and the training
@@ -15,7 +15,7 @@ sequence of windows).
 The run directory gets what `plat train` writes, so plat's tools read it:
   config.json       the model and training options, the torch version and thread count
   metrics.csv       plat's columns (step,train_loss,lr,grad_norm,throughput,val_loss,val_bpb,val_acc,elapsed),
-                    so experiments/plot_loss.sh plots it next to a plat run
+                    so `plat plot` draws it next to a plat run
   last.safetensors  the final model as a plat checkpoint (plat_torch.save_plat_checkpoint):
                     `plat eval --checkpoint DIR/last.safetensors` measures it on plat's own windows
   result.json       the final validation over --final-batches (default: the whole split), the
@@ -24,7 +24,7 @@ The run directory gets what `plat train` writes, so plat's tools read it:
 Validation is plat's evaluate() for the text (datasets/text.h, TextSequentialBatches): the last
 10% cut into consecutive windows of `context` bytes, window w = bytes [wT, wT + T], rows filling
 batches of --batch in order; the mean loss weighted by targets. So the numbers here and plat
-eval's on the written checkpoint must agree (experiments/compare_torch.sh checks that they do).
+eval's on the written checkpoint must agree (experiments/scripts/compare_torch.sh checks that they do).
 
     /usr/bin/python3 experiments/pytorch/train_torch.py --run runs/compare-torch/torch \\
         --steps 2000 --lr 4e-3 --min-lr 2e-4 --warmup 50 --threads 2
@@ -41,7 +41,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Idle OpenMP threads sleep instead of spinning (read once, when torch loads libgomp): on a shared
 # machine spinning threads steal the cores they wait for (a 3-batch evaluation took 18 s instead
-# of 0.2 s under load). experiments/compare_torch.sh sets the same for plat; an explicit
+# of 0.2 s under load). experiments/scripts/compare_torch.sh sets the same for plat; an explicit
 # OMP_WAIT_POLICY in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -53,7 +53,7 @@ try:
 except ImportError as e:  # the pyenv python3 first on PATH has neither
     sys.exit(f"train_torch: {e}; run with Debian's Python, which has PyTorch 1.13: /usr/bin/python3 {sys.argv[0]}")
 
-# experiments/train.cpp kDataSeedMix: plat seeds its data generator with seed XOR this. torch's
+# experiments/training/trainer.cpp kDataSeedMix: plat seeds its data generator with seed XOR this. torch's
 # generator takes a 64-bit seed too, but the streams are unrelated (plat's Generator is not torch's).
 DATA_SEED_MIX = 0x6A09E667F3BCC909
 
@@ -147,7 +147,7 @@ def lr_at(step: int, max_lr: float, min_lr: float, warmup: int, total: int) -> f
     return min_lr + (max_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-# ---- metrics.csv (experiments/run_dir.cpp MetricsLog) -------------------------------------------------
+# ---- metrics.csv (experiments/training/run_dir.cpp MetricsLog) -------------------------------------------------
 
 METRICS_HEADER = "step,train_loss,lr,grad_norm,throughput,val_loss,val_bpb,val_acc,elapsed"
 

@@ -1,4 +1,4 @@
-// tests/fuzz/fuzz_cli.cpp: libFuzzer target for the `plat` command line (experiments/cli.h), in
+// tests/fuzz/fuzz_cli.cpp: libFuzzer target for the `plat` command line (experiments/cli/cli.h), in
 // parse-only mode: every option of every command is parsed and checked as for a real run, and
 // no command runs (notes/08-data-safety.md, "Fuzzing the command line"). The input is the
 // argument list, one argument per line, after "plat". Findings: a crash or sanitizer report,
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 #include "tests/fuzz/fuzz_common.h"
 
 using plat_fuzz::fuzz_check;

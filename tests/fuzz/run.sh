@@ -30,10 +30,10 @@ LDLIBS="-L$BLAS_LIB -Wl,-rpath,$BLAS_LIB -lopenblas -lgomp -lfmt -lm"
 # Only what the three file parsers link against: core/, datasets/idx.cpp and files.cpp, nn/config.cpp,
 # and nn/attention.cpp (config reads and names the self term: parse_self_term, self_term_name)
 # with autograd/ under it.
-LIB_SRC="$(ls core/*.cpp) autograd/ops.cpp autograd/var.cpp datasets/idx.cpp datasets/files.cpp nn/config.cpp nn/attention.cpp"
+LIB_SRC="$(ls core/*.cpp) autograd/ops.cpp autograd/profile.cpp autograd/var.cpp datasets/idx.cpp datasets/files.cpp nn/config.cpp nn/attention.cpp"
 # The command line's target registers every command, so it links the whole library and all of
 # experiments/ but main.cpp (as the Makefile's tests_f32 does).
-CLI_SRC="$(ls core/*.cpp autograd/*.cpp nn/*.cpp datasets/*.cpp) $(ls experiments/*.cpp | grep -v '^experiments/main.cpp$')"
+CLI_SRC="$(ls core/*.cpp autograd/*.cpp nn/*.cpp datasets/*.cpp) $(ls experiments/training/*.cpp experiments/bench/*.cpp experiments/cli/*.cpp | grep -v '^experiments/cli/main.cpp$')"
 
 # Recompiles `src` into `obj` unless obj is newer than the source and every header it includes
 # (the compiler's -MMD list in obj.d).

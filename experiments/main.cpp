@@ -1,5 +1,0 @@
-// experiments/main.cpp: the `plat` program. Everything (parsing, checks, error messages, exit
-// codes) is run_cli in experiments/cli.cpp, which the tests and the fuzzer call too.
-#include "experiments/cli.h"
-
-int main(int argc, char** argv) { return plat::run_cli(argc, argv); }
