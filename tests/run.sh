@@ -29,5 +29,10 @@ for check in "tests/check_notes.sh --self-test" tests/check_notes.sh tests/size_
     echo "== $check"
     if bash $check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 done
+# The debugger test: gdb prints a Shape, Tensors and Vars through experiments/debug/plat.gdb's
+# pretty-printers (tests/gdb/run.sh); exit code 77 means gdb is not installed: skipped, not counted.
+echo "== tests/gdb/run.sh"
+sh tests/gdb/run.sh "$build"
+case $? in 0) passed=$((passed + 1)) ;; 77) ;; *) failed=$((failed + 1)); status=1 ;; esac
 echo "tests: $passed passed, $failed failed"
 exit $status
