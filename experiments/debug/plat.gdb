@@ -67,7 +67,7 @@ class ShapePrinter:
         self.val = val
 
     def to_string(self):
-        return "Shape" + _shape_str(self.val)
+        return _safe(lambda: "Shape" + _shape_str(self.val))
 
 
 class TensorPrinter:
@@ -75,7 +75,7 @@ class TensorPrinter:
         self.val = val
 
     def to_string(self):
-        return _tensor_str(self.val)
+        return _safe(lambda: _tensor_str(self.val))
 
 
 class NodePrinter:
@@ -83,7 +83,7 @@ class NodePrinter:
         self.val = val
 
     def to_string(self):
-        return "Node " + _node_str(self.val)
+        return _safe(lambda: "Node " + _node_str(self.val))
 
 
 class VarPrinter:
@@ -91,10 +91,22 @@ class VarPrinter:
         self.val = val
 
     def to_string(self):
-        node = _shared_ptr_get(self.val["node_"])
-        if int(node) == 0:
-            return "Var(undefined)"
-        return "Var " + _node_str(node.dereference())
+        def describe():
+            node = _shared_ptr_get(self.val["node_"])
+            if int(node) == 0:
+                return "Var(undefined)"
+            return "Var " + _node_str(node.dereference())
+
+        return _safe(describe)
+
+
+def _safe(describe):
+    """A printer's text, or a note when the memory cannot be read: at a function's first line
+    in an -O0 build the locals are not set yet (type `next` once)."""
+    try:
+        return describe()
+    except (gdb.MemoryError, gdb.error) as e:
+        return "<not readable yet: %s>" % e
 
 
 def _build():
