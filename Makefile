@@ -47,7 +47,7 @@ TEST_F64 := $(sort $(wildcard tests/gradcheck_*.cpp))
 F32_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/f32/%.o)
 F64_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/f64/%.o)
 
-DEPS_PKGS := g++ make libopenblas-openmp-dev doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+DEPS_PKGS := g++ make libopenblas-openmp-dev doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev gdb graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Build with every core unless the user chose -j themselves.
