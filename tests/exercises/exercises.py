@@ -541,6 +541,15 @@ def cmd_check(exercises):
             ok += 1
             print(f"ok   exercise {ex.number:02d} ({ex.name}): stub builds and fails, real code passes "
                   f"{len(ex.checks)} checks")
+    # `make exercise 3` passes "3" as a goal of its own: the Makefile must take it as the argument.
+    for goal in ("exercise", "grade"):
+        r = run(["make", "-n", "--no-print-directory", goal, "3"], env=make_env(), stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0 or f"exercises.py {'prepare' if goal == 'exercise' else 'grade'} 3" not in r.stdout:
+            bad += 1
+            print(f"FAIL `make {goal} 3` does not run exercises.py with 3:\n{r.stdout}")
+        else:  # not an exercise: counted only when it fails
+            print(f"ok   `make {goal} 3` takes 3 as the exercise")
     print(f"exercises: checked in {time.time() - t0:.0f} s")
     print(f"exercises: {ok} passed, {bad} failed")
     return 0 if bad == 0 else 1
