@@ -19,18 +19,18 @@ NOT_LEARNING_CORE=(core/safetensors.* core/files.* nn/checkpoint.* autograd/grad
 # purpose, in a commit that says why the code had to grow; never to make this test pass quietly.
 # A folder that does not exist yet is skipped; a folder of code without a row here fails.
 CAPS="
-learning-core           5200
+learning-core           5050
 core                    2150
-autograd                1150
-nn                      2100
+autograd                1350
+nn                      2150
 datasets                1050
-experiments             6600
-experiments/training    1800
-experiments/cli         1050
-experiments/bench       1050
-experiments/scripts     1250
+experiments             7400
+experiments/training    2100
+experiments/cli         1150
+experiments/bench       800
+experiments/scripts     1950
 experiments/pytorch     1550
-all                     12950
+all                     14000
 "
 
 # lines FILE...: the non-blank lines of the code files among them
