@@ -10,16 +10,17 @@ cd "$(dirname "$0")/.." || exit 2
 
 # The learning core: what a learner reads to follow one training step (notes/00-reading-path.md):
 # the library and the training loop. Not in it: saving and loading (safetensors, checkpoints,
-# atomic files), the gradient checker and the graph drawing, which the step never calls. The
-# naive twins of the fast kernels stay in: they are how a learner reads the kernels.
+# atomic files), the gradient checker, the graph drawing and the opt-in per-operation profiler,
+# which the step does not run. The naive twins of the fast kernels stay in: they are how a learner
+# reads the kernels.
 LEARNING_CORE=(core autograd nn datasets/text.* datasets/batch.* experiments/training/trainer.* experiments/training/step.*)
-NOT_LEARNING_CORE=(core/safetensors.* core/files.* nn/checkpoint.* autograd/gradcheck.* autograd/dot.*)
+NOT_LEARNING_CORE=(core/safetensors.* core/files.* nn/checkpoint.* autograd/gradcheck.* autograd/dot.* autograd/profile.*)
 
 # The caps: about 15% above the size when each was set, rounded up to 50 lines. A cap is raised on
 # purpose, in a commit that says why the code had to grow; never to make this test pass quietly.
 # A folder that does not exist yet is skipped; a folder of code without a row here fails.
 CAPS="
-learning-core           5050
+learning-core           4900
 core                    2150
 autograd                1350
 nn                      2150
@@ -71,6 +72,7 @@ echo "size budget: non-blank lines of .cpp .h .sh .py (tests/ and notes/ not cou
 for name in learning-core core autograd nn datasets experiments $(printf '%s\n' "${!count[@]}" | grep '^experiments/' | sort) all; do
     [ -n "${count[$name]+set}" ] || continue
     if [ -z "${cap[$name]+set}" ]; then
+        [ "${count[$name]}" = 0 ] && continue      # a folder without code (data, a gdb script)
         printf '  %-22s %6d / (none)\n' "$name" "${count[$name]}"
         [ "${count[$name]}" -gt 0 ] && { echo "size_budget: $name has code but no cap: add a row for it to CAPS in tests/size_budget.sh"; status=1; }
         continue
