@@ -278,7 +278,8 @@ def build_shared(exercises, quiet=False):
     targets = shared_targets(exercises)
     need = [t for t in targets if not os.path.exists(os.path.join(ROOT, t))]
     if need:
-        print(f"exercises: building plat's library and test objects in {SHARED}/ (a few minutes, once)")
+        print(f"exercises: building {len(need)} missing target(s) in {SHARED}/ "
+              "(the library and test objects: a few minutes the first time)")
     cmd = ["make", "--no-print-directory", f"-j{os.cpu_count() or 1}", f"BUILD={SHARED}"] + targets
     r = run(cmd, env=make_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
