@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# experiments/scripts/phases/report.sh: the tables of notes/06c-what-p-lat-changes.md from the committed
+# results alone (experiments/results/<phase>/runs.csv and probe/*.csv; no training, a second or two).
+# Each table goes between <!-- phases:NAME --> and <!-- /phases:NAME --> in the chapter
+# (experiments/scripts/note_block.sh); a phase with no results yet gets a line saying so and the
+# command that makes them. Paired differences and their 95% t intervals: experiments/scripts/paired_stats.awk.
+# Environment: PHASES_NOTES (default notes/06c-what-p-lat-changes.md), and those of phases.sh
+# (PHASES_STEPS=... reports the smoke results of runs/phases-smoke/results instead).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/phases.sh"
+NOTES=${PHASES_NOTES:-notes/06c-what-p-lat-changes.md}
+[ -z "${PHASES_STEPS:-}" ] || NOTES=${PHASES_NOTES:-/dev/null/smoke}   # smoke results never reach the chapter: printed
+PAIRED="$HERE/../paired_stats.awk"
+BLOCK=$(mktemp)
+trap 'rm -f "$BLOCK" "$BLOCK".*' EXIT
+
+# put NAME: the block file into the chapter (or to stdout when the chapter is missing).
+put() {
+    if [ -f "$NOTES" ]; then bash "$HERE/../note_block.sh" "$NOTES" "phases:$1" "$BLOCK"; else echo "== $1"; cat "$BLOCK"; echo; fi
+}
+none() {  # PHASE: no results yet
+    echo "No results yet. They come from \`bash experiments/scripts/phases/run.sh build/plat $1\`." > "$BLOCK"
+}
+have() { [ -s "$RESULTS_ROOT/$1/runs.csv" ] && [ "$(wc -l < "$RESULTS_ROOT/$1/runs.csv")" -gt 1 ]; }
+
+# means CSV [VARIANTS]: per variant (in the order given, else of the file): seeds, mean +- sd of the
+# validation and test loss, steps and training seconds.
+means() {
+    awk -F, -v want="${2:-}" '
+        NR == 1 { next }
+        { v = $1; if (!(v in n)) order[++k] = v; n[v]++; vs[v, n[v]] = $4; ts[v, n[v]] = $6; st[v] = $3; sec[v] += $9 }
+        function ms(a, v,   i, m, s) { m = 0; for (i = 1; i <= n[v]; i++) m += a[v, i]; m /= n[v]; s = 0
+            for (i = 1; i <= n[v]; i++) s += (a[v, i] - m) ^ 2
+            return n[v] > 1 ? sprintf("%.4f ± %.4f", m, sqrt(s / (n[v] - 1))) : sprintf("%.4f", m) }
+        END {
+            print "| variant | seeds | steps | validation loss (nats) | test loss (nats) | training s (mean) |"
+            print "|---|---|---|---|---|---|"
+            if (want != "") k = split(want, order, " ")
+            for (i = 1; i <= k; i++) { v = order[i]; if (!(v in n)) continue
+                printf "| %s | %d | %s | %s | %s | %.0f |\n", v, n[v], st[v], ms(vs, v), ms(ts, v), sec[v] / n[v] }
+        }' "$1"
+}
+paired() {  # CSV VALUE PAIRS
+    awk -F, -v value="$2" -v pairs="$3" -f "$PAIRED" "$1"
+}
+
+# ---- decisive -------------------------------------------------------------------------------------
+if have decisive; then
+    csv=$RESULTS_ROOT/decisive/runs.csv
+    pairs="p2-exclude:softmax,p1.5-unit:softmax,p1.5-exclude:softmax,p1.5-exclude:p1.5-unit,p1.5-exclude:p2-exclude,p1.5-exclude:softmax-eqtime"
+    {
+        means "$csv" "$(phase_variants decisive)"
+        echo
+        echo "Paired differences on the whole validation split (variant minus the run it is against, same seed):"
+        echo
+        paired "$csv" val_loss "$pairs"
+        echo
+        echo "The same on the test split (the last 5% of the text, never used to choose anything):"
+        echo
+        paired "$csv" test_loss "$pairs"
+        if [ -s "$RESULTS_ROOT/decisive/cost.csv" ]; then
+            echo
+            awk -F, '$1 ~ /per_step/ { c[$1] = $2 } $1 == "ratio" { r = $2 } $1 ~ /load/ { l = $2 }
+                END { printf "Step cost (CPU seconds, one thread, 30 steps): softmax %.4f, p 1.5 exclude %.4f, ratio %.3f (load average %s when measured); softmax-eqtime gets round(2000 x %.3f) = %d steps.\n",
+                      c["softmax_cpu_seconds_per_step"], c["p1.5-exclude_cpu_seconds_per_step"], r, l, r, int(2000 * r + 0.5) }' \
+                "$RESULTS_ROOT/decisive/cost.csv"
+        fi
+    } > "$BLOCK"
+else none decisive; fi
+put decisive
+
+# ---- continuity -----------------------------------------------------------------------------------
+if have continuity; then
+    csv=$RESULTS_ROOT/continuity/runs.csv
+    { means "$csv" "$(phase_variants continuity)"; echo; paired "$csv" val_loss "p1.99-unit:softmax,p2.01-unit:softmax"; } > "$BLOCK"
+else none continuity; fi
+put continuity
+
+# ---- depth: the loss per depth, and the over-smoothing of the last layer ---------------------------
+if have depth; then
+    csv=$RESULTS_ROOT/depth/runs.csv
+    # cosine of the last layer per run, from its probe file (columns: step,layer,...,cosine at 7).
+    cos=$BLOCK.cos
+    echo "variant,seed,cosine_last" > "$cos"
+    for f in "$RESULTS_ROOT"/depth/probe/*.csv; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .csv)
+        awk -F, -v v="${name%-s*}" -v s="${name##*-s}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+            { last = $c["cosine"] } END { print v "," s "," last }' "$f" >> "$cos"
+    done
+    pairs="" cpairs=""
+    for L in 2 4 8 16; do
+        for v in p2-exclude p1.5-unit p1.5-exclude; do pairs="$pairs${pairs:+,}L$L-$v:L$L-softmax"; done
+    done
+    {
+        means "$csv" "$(phase_variants depth)"
+        echo
+        echo "Validation loss, paired against softmax at the same depth:"
+        echo
+        paired "$csv" val_loss "$pairs"
+        echo
+        echo "Mean pairwise cosine similarity of the tokens after the last layer (plat probe; higher = more smoothed), paired the same way:"
+        echo
+        paired "$cos" cosine_last "$pairs"
+    } > "$BLOCK"
+else none depth; fi
+put depth
+
+# ---- learnp: where p goes ------------------------------------------------------------------------
+if have learnp; then
+    {
+        means "$RESULTS_ROOT/learnp/runs.csv" "$(phase_variants learnp)"
+        echo
+        echo "p per layer at the end of training (mean over heads, then mean ± sd over seeds; all heads in the probe files):"
+        echo
+        for f in "$RESULTS_ROOT"/learnp/probe/*.csv; do
+            name=$(basename "$f" .csv)
+            awk -F, -v v="${name%-s*}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                { if ($1 + 0 >= last) { last = $1 + 0 } row[$1 + 0, $2] = $c["p_mean"]; if ($2 > L) L = $2 }
+                END { for (l = 1; l <= L; l++) print v "," l "," row[last, l] }' "$f"
+        done | awk -F, '{ k = $1 "," $2; if (!(k in n)) o[++m] = k; n[k]++; s[k] += $3; q[k] += $3 * $3 }
+            END { print "| variant | layer | seeds | final p |"; print "|---|---|---|---|"
+                  for (i = 1; i <= m; i++) { k = o[i]; split(k, a, ","); mu = s[k] / n[k]; var = n[k] > 1 ? (q[k] - n[k] * mu * mu) / (n[k] - 1) : 0
+                      printf "| %s | %s | %d | %.3f%s |\n", a[1], a[2], n[k], mu, n[k] > 1 ? sprintf(" ± %.3f", sqrt(var > 0 ? var : 0)) : "" } }'
+    } > "$BLOCK"
+else none learnp; fi
+put learnp
+
+# ---- cluster: attention mass on the query's own cluster ---------------------------------------------
+if have cluster; then
+    csv=$RESULTS_ROOT/cluster/runs.csv
+    {
+        means "$csv" "$(phase_variants cluster)"
+        echo
+        echo "Validation accuracy, paired against softmax on the same task:"
+        echo
+        paired "$csv" val_acc "cluster-p1.25-unit:cluster-softmax,cluster-p1.5-unit:cluster-softmax,cluster-p1.5-exclude:cluster-softmax,cluster-p2.5-unit:cluster-softmax,control-p1.25-unit:control-softmax,control-p1.5-unit:control-softmax,control-p1.5-exclude:control-softmax,control-p2.5-unit:control-softmax"
+        echo
+        echo "Attention mass on keys of the query's own cluster, per layer (mean over heads, queries and seeds), beside what uniform attention would put there:"
+        echo
+        for f in "$RESULTS_ROOT"/cluster/probe/*.csv; do
+            name=$(basename "$f" .csv)
+            awk -F, -v v="${name%-s*}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                ("cluster_mass" in c) && $2 > 0 { print v "," $2 "," $c["cluster_mass"] "," $c["cluster_uniform"] }' "$f"
+        done | awk -F, '{ k = $1 "," $2; if (!(k in n)) o[++m] = k; n[k]++; s[k] += $3; u[k] += $4 }
+            END { print "| variant | layer | seeds | cluster mass | uniform |"; print "|---|---|---|---|---|"
+                  for (i = 1; i <= m; i++) { k = o[i]; split(k, a, ","); printf "| %s | %s | %d | %.4f | %.4f |\n", a[1], a[2], n[k], s[k] / n[k], u[k] / n[k] } }'
+    } > "$BLOCK"
+else none cluster; fi
+put cluster
+[ ! -f "$NOTES" ] || echo "phases report: tables written into $NOTES"
