@@ -6,8 +6,16 @@
 #   STUDY_ROOT    where the runs go (default runs/study): STUDY_ROOT/<task>/<variant>/s<seed>
 #   STUDY_STEPS   optimizer steps of every run, replacing each task's own (a smoke run: 20)
 #   STUDY_SCALE   multiplies each task's steps (e.g. 0.5 for a half-length study); ignored with STUDY_STEPS
+#   STUDY_RESULTS where each finished run's results go (default experiments/results/study, which is
+#                 committed; with STUDY_STEPS or another STUDY_ROOT: STUDY_ROOT/results): runs.csv (the
+#                 run's summary row) and layers.csv (task,variant,seed, then the probe's rows)
 
 STUDY_ROOT=${STUDY_ROOT:-runs/study}
+if [ -z "${STUDY_RESULTS:-}" ]; then
+    if [ -z "${STUDY_STEPS:-}" ] && [ "$STUDY_ROOT" = runs/study ]; then STUDY_RESULTS=experiments/results/study
+    else STUDY_RESULTS=$STUDY_ROOT/results; fi
+fi
+STUDY_RESULTS_HEADER="task,variant,seed,steps,val_loss,val_bpb,val_acc,test_loss,test_acc,bayes_acc,nn_mass,uniform_mass,cosine_last,p_learned,train_seconds,total_seconds,cpu_seconds,quarter_loss,quarter_acc"
 STUDY_ALL_TASKS="lm vit synthetic"
 STUDY_ALL_SEEDS="0 1 2"
 STUDY_P_VALUES="1.25 1.5 1.75 2 2.5"

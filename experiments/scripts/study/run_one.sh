@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # experiments/scripts/study/run_one.sh PLAT TASK VARIANT SEED: one run of the study (run.sh starts two at
 # a time): train, then plat eval and plat probe, then one line of results in summary.csv. A run
-# whose summary.csv exists is skipped; one interrupted mid-training resumes from its
-# last.safetensors; one whose settings changed (command.txt differs) starts over.
+# whose row is in STUDY_RESULTS/runs.csv (the committed results, common.sh) or whose summary.csv
+# exists is skipped; one interrupted mid-training resumes from its last.safetensors; one whose
+# settings changed (command.txt differs) starts over. A finished run's row also goes into
+# STUDY_RESULTS/runs.csv and its probe rows into STUDY_RESULTS/layers.csv (replacing older ones).
 # Exit codes: 0 done, skipped or failed (a failure is recorded in the run's failed.txt and the
 # study goes on); 255 when plat was stopped by a signal (Ctrl-C), which makes xargs stop at once.
 set -uo pipefail
@@ -18,6 +20,11 @@ label="$TASK $VARIANT s$SEED"
 
 if [ -n "${STUDY_FRESH:-}" ] || { [ -f "$DIR/command.txt" ] && [ "$(cat "$DIR/command.txt")" != "$COMMAND" ]; }; then
     rm -rf "$DIR"
+fi
+if [ -z "${STUDY_FRESH:-}" ] && [ -f "$STUDY_RESULTS/runs.csv" ] &&
+    awk -F, -v t="$TASK" -v v="$VARIANT" -v s="$SEED" '$1 == t && $2 == v && $3 == s { f = 1 } END { exit !f }' "$STUDY_RESULTS/runs.csv"; then
+    echo "skip  $label (in $STUDY_RESULTS/runs.csv)"
+    exit 0
 fi
 if [ -f "$DIR/summary.csv" ]; then
     echo "skip  $label (done)"
@@ -105,4 +112,18 @@ times > "$DIR/times.txt"
 cpu_seconds=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.1f", t }' "$DIR/times.txt")
 line="$TASK,$VARIANT,$SEED,$STEPS,$val_loss,$val_bpb,$val_acc,$test_loss,$test_acc,$bayes,$probe_means,$train_seconds,$total_seconds,$cpu_seconds,${quarter_loss:-},${quarter_acc:-}"
 echo "$line" > "$DIR/summary.csv.tmp" && mv "$DIR/summary.csv.tmp" "$DIR/summary.csv"
+# The raw results, kept where they can be committed: this run's row replaces any older one (two
+# runs finish at a time, hence the lock; each file is rewritten through a temporary and a rename).
+mkdir -p "$STUDY_RESULTS"
+(
+    flock 9
+    key="$TASK,$VARIANT,$SEED,"
+    for f in runs layers; do
+        { [ -s "$STUDY_RESULTS/$f.csv" ] || { [ $f = runs ] && echo "$STUDY_RESULTS_HEADER" ||
+              echo "task,variant,seed,$(head -n 1 "$DIR/probe.csv")"; }
+          [ -s "$STUDY_RESULTS/$f.csv" ] && awk -v k="$key" 'index($0, k) != 1' "$STUDY_RESULTS/$f.csv"
+          if [ $f = runs ]; then echo "$line"; else awk -v k="$key" 'NR > 1 { print k $0 }' "$DIR/probe.csv"; fi
+        } > "$STUDY_RESULTS/$f.csv.tmp" && mv "$STUDY_RESULTS/$f.csv.tmp" "$STUDY_RESULTS/$f.csv"
+    done
+) 9> "$STUDY_ROOT/.results.lock"
 printf "done  %-28s val loss %s, accuracy %s; train %s s, all %s s, CPU %s s\n" "$label" "$val_loss" "$val_acc" "$train_seconds" "$total_seconds" "$cpu_seconds"
