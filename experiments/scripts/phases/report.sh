@@ -41,6 +41,15 @@ means() {
                 printf "| %s | %d | %s | %s | %s | %.0f |\n", v, n[v], st[v], ms(vs, v), ms(ts, v), sec[v] / n[v] }
         }' "$1"
 }
+# probe_files PHASE: its probe files, in the order of its variants, then seeds.
+probe_files() {
+    local v s
+    for v in $(phase_variants "$1"); do
+        for s in $PHASES_SEEDS; do [ -f "$RESULTS_ROOT/$1/probe/$v-s$s.csv" ] && echo "$RESULTS_ROOT/$1/probe/$v-s$s.csv"; done
+    done
+    return 0
+}
+last_step_of() { awk -F, 'NR > 1 && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }' "$1"; }
 paired() {  # CSV VALUE PAIRS
     awk -F, -v value="$2" -v pairs="$3" -f "$PAIRED" "$1"
 }
@@ -83,8 +92,7 @@ if have depth; then
     # cosine of the last layer per run, from its probe file (columns: step,layer,...,cosine at 7).
     cos=$BLOCK.cos
     echo "variant,seed,cosine_last" > "$cos"
-    for f in "$RESULTS_ROOT"/depth/probe/*.csv; do
-        [ -f "$f" ] || continue
+    for f in $(probe_files depth); do
         name=$(basename "$f" .csv)
         awk -F, -v v="${name%-s*}" -v s="${name##*-s}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
             { last = $c["cosine"] } END { print v "," s "," last }' "$f" >> "$cos"
@@ -107,6 +115,37 @@ if have depth; then
 else none depth; fi
 put depth
 
+# plot_learned_p PNG: one panel per learnp variant, p (mean over heads and seeds) per layer against the step.
+plot_learned_p() {
+    local png=$1 dat=$BLOCK.lp v f panels="" n=0
+    for v in $(phase_variants learnp); do
+        ls "$RESULTS_ROOT"/learnp/probe/"$v"-s*.csv > /dev/null 2>&1 || continue
+        for f in "$RESULTS_ROOT"/learnp/probe/"$v"-s*.csv; do
+            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 > 0 { print $1, $2, $c["p_mean"] }' "$f"
+        done | awk '{ k = $1 " " $2; s[k] += $3; n[k]++; if ($2 > L) L = $2; steps[$1] = 1 }
+            END { for (t in steps) { line = t; for (l = 1; l <= L; l++) { k = t " " l; line = line " " (n[k] ? s[k] / n[k] : "NaN") } print line } }' |
+            sort -n > "$dat.$v.tmp"
+        # the start: every layer at the p the variant starts from (learnp<P>-<self>), step 0
+        local p0=${v#learnp}; p0=${p0%-*}
+        awk -v p0="$p0" 'NR == 1 { line = 0; for (i = 2; i <= NF; i++) line = line " " p0; print line } { print }' "$dat.$v.tmp" > "$dat.$v"
+        panels="$panels $v"; n=$((n + 1))
+    done
+    [ "$n" -gt 0 ] || return 1
+    mkdir -p "$(dirname "$png")"
+    {
+        echo 'if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo size 1200,700 noenhanced font ",10" } else { set terminal png size 1200,700 noenhanced }'
+        echo "set output '$png'"
+        echo "set multiplot layout 2,3 title 'learned p per layer (mean over heads and seeds) against the training step'"
+        echo "set yrange [1:*]; set xlabel 'step'; set ylabel 'p'; set key bottom right; set grid"
+        for v in $panels; do
+            echo "set title '$v'"
+            echo "plot for [l=2:5] '$dat.$v' using 1:l with linespoints title sprintf('layer %d', l - 1)"
+        done
+        echo "unset multiplot"
+    } | gnuplot 2>&1 | { grep -v "warning:" || true; } >&2
+    [ -s "$png" ]
+}
+
 # ---- learnp: where p goes ------------------------------------------------------------------------
 if have learnp; then
     {
@@ -114,7 +153,7 @@ if have learnp; then
         echo
         echo "p per layer at the end of training (mean over heads, then mean ± sd over seeds; all heads in the probe files):"
         echo
-        for f in "$RESULTS_ROOT"/learnp/probe/*.csv; do
+        for f in $(probe_files learnp); do
             name=$(basename "$f" .csv)
             awk -F, -v v="${name%-s*}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
                 { if ($1 + 0 >= last) { last = $1 + 0 } row[$1 + 0, $2] = $c["p_mean"]; if ($2 > L) L = $2 }
@@ -122,7 +161,13 @@ if have learnp; then
         done | awk -F, '{ k = $1 "," $2; if (!(k in n)) o[++m] = k; n[k]++; s[k] += $3; q[k] += $3 * $3 }
             END { print "| variant | layer | seeds | final p |"; print "|---|---|---|---|"
                   for (i = 1; i <= m; i++) { k = o[i]; split(k, a, ","); mu = s[k] / n[k]; var = n[k] > 1 ? (q[k] - n[k] * mu * mu) / (n[k] - 1) : 0
-                      printf "| %s | %s | %d | %.3f%s |\n", a[1], a[2], n[k], mu, n[k] > 1 ? sprintf(" ± %.3f", sqrt(var > 0 ? var : 0)) : "" } }'
+                      printf "| %s | %s | %d | %.3f%s |\n", a[1], a[2], n[k], mu, (n[k] > 1 ? sprintf(" ± %.3f", sqrt(var > 0 ? var : 0)) : "") } }'
+        # p over training: per variant, the mean over heads and seeds of each layer's p at every
+        # saved step (gnuplot, when installed), into notes/figures/06c-learned-p.png.
+        fig=${PHASES_FIGURES:-notes/figures}/06c-learned-p.png
+        if command -v gnuplot > /dev/null 2>&1 && [ -z "${PHASES_STEPS:-}" ]; then
+            plot_learned_p "$fig" && { echo; echo "![p per layer over training, from 1.25, 2 and 2.5, each self term](figures/06c-learned-p.png)"; }
+        fi
     } > "$BLOCK"
 else none learnp; fi
 put learnp
@@ -130,22 +175,46 @@ put learnp
 # ---- cluster: attention mass on the query's own cluster ---------------------------------------------
 if have cluster; then
     csv=$RESULTS_ROOT/cluster/runs.csv
+    cpairs=""
+    for t in cluster control; do
+        for v in p1.25-unit p1.5-unit p1.5-exclude p2.5-unit; do cpairs="$cpairs${cpairs:+,}$t-$v:$t-softmax"; done
+    done
     {
         means "$csv" "$(phase_variants cluster)"
         echo
         echo "Validation accuracy, paired against softmax on the same task:"
         echo
-        paired "$csv" val_acc "cluster-p1.25-unit:cluster-softmax,cluster-p1.5-unit:cluster-softmax,cluster-p1.5-exclude:cluster-softmax,cluster-p2.5-unit:cluster-softmax,control-p1.25-unit:control-softmax,control-p1.5-unit:control-softmax,control-p1.5-exclude:control-softmax,control-p2.5-unit:control-softmax"
+        paired "$csv" val_acc "$cpairs"
         echo
-        echo "Attention mass on keys of the query's own cluster, per layer (mean over heads, queries and seeds), beside what uniform attention would put there:"
+        echo "Attention per layer (mean over heads, queries and seeds; the query itself left out): on keys of the query's own cluster (the keys alike to it), and on keys of its answer cluster (the keys that carry the answer: the same keys on the cluster task, the next cluster's on the control), each beside what uniform attention would put there:"
         echo
-        for f in "$RESULTS_ROOT"/cluster/probe/*.csv; do
+        for f in $(probe_files cluster); do
             name=$(basename "$f" .csv)
-            awk -F, -v v="${name%-s*}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-                ("cluster_mass" in c) && $2 > 0 { print v "," $2 "," $c["cluster_mass"] "," $c["cluster_uniform"] }' "$f"
-        done | awk -F, '{ k = $1 "," $2; if (!(k in n)) o[++m] = k; n[k]++; s[k] += $3; u[k] += $4 }
-            END { print "| variant | layer | seeds | cluster mass | uniform |"; print "|---|---|---|---|---|"
-                  for (i = 1; i <= m; i++) { k = o[i]; split(k, a, ","); printf "| %s | %s | %d | %.4f | %.4f |\n", a[1], a[2], n[k], s[k] / n[k], u[k] / n[k] } }'
+            awk -F, -v v="${name%-s*}" -v last_step="$(last_step_of "$f")" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                ("cluster_mass" in c) && $2 > 0 && $1 + 0 == last_step + 0 { print v "," $2 "," $c["cluster_mass"] "," $c["cluster_uniform"] "," $c["answer_mass"] "," $c["answer_uniform"] }' "$f"
+        done | awk -F, '{ k = $1 "," $2; if (!(k in n)) o[++m] = k; n[k]++; s[k] += $3; u[k] += $4; a[k] += $5; au[k] += $6 }
+            END { print "| variant | layer | seeds | own cluster | uniform | answer cluster | uniform |"; print "|---|---|---|---|---|---|---|"
+                  for (i = 1; i <= m; i++) { k = o[i]; split(k, x, ",")
+                      printf "| %s | %s | %d | %.4f | %.4f | %.4f | %.4f |\n", x[1], x[2], n[k], s[k] / n[k], u[k] / n[k], a[k] / n[k], au[k] / n[k] } }'
+        # Paired: the mean over layers of each run's own-cluster and answer-cluster mass.
+        cm=$BLOCK.cm
+        echo "variant,seed,cluster_mass,answer_mass" > "$cm"
+        for f in $(probe_files cluster); do
+            name=$(basename "$f" .csv)
+            awk -F, -v v="${name%-s*}" -v sd="${name##*-s}" -v last_step="$(last_step_of "$f")" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                ("cluster_mass" in c) && $2 > 0 && $1 + 0 == last_step + 0 && $c["cluster_mass"] != "" { s += $c["cluster_mass"]; a += $c["answer_mass"]; n++ }
+                END { if (n) print v "," sd "," s / n "," a / n }' "$f"
+        done >> "$cm"
+        if [ "$(wc -l < "$cm")" -gt 1 ]; then
+            echo
+            echo "Own-cluster mass (mean over layers), paired against softmax on the same task:"
+            echo
+            paired "$cm" cluster_mass "$cpairs"
+            echo
+            echo "Answer-cluster mass (mean over layers), paired the same way:"
+            echo
+            paired "$cm" answer_mass "$cpairs"
+        fi
     } > "$BLOCK"
 else none cluster; fi
 put cluster
