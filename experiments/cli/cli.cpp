@@ -84,6 +84,7 @@ int run_cli(const std::vector<std::string>& args, CliMode mode) {
     register_sample(app);
     register_probe(app);
     register_plot(app);
+    register_graph(app);
 
     // CLI11 answers both of these with "A subcommand is required", which names neither.
     const std::vector<std::string> commands = command_names(app);

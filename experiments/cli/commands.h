@@ -21,5 +21,6 @@ void register_eval(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_probe(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_graph(CLI::App& app);
 
 }  // namespace plat
