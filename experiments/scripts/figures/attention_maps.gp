@@ -21,13 +21,14 @@ set logscale cb
 set cbrange [1e-3:1]
 set format cb "10^{%L}"
 set palette defined (0 "#ffffff", 0.35 "#fee391", 0.7 "#ec7014", 1 "#662506")
-set lmargin 4
-set multiplot layout 3, layers * heads title sprintf("Attention weights A_{ij} (row i = query token, column j = key token) on \"%s\": one colour scale, log_{10}; self = exclude, causal", text) font ",13"
+# One colour bar for all panels at the right edge (every panel draws it in the same place), so
+# every panel has the same size.
+set colorbox user origin screen 0.955, 0.15 size screen 0.012, 0.7
+set multiplot layout 3, layers * heads margins 0.03, 0.93, 0.03, 0.92 spacing 0.03, 0.06 title sprintf("Attention weights A_{ij} (row i = query token, column j = key token) on \"%s\": one colour scale, log_{10}; self = exclude, causal", text) font ",13"
 do for [m = 0:2] {
     do for [l = 0:layers-1] {
         do for [h = 0:heads-1] {
             set title sprintf("p = %s,  layer %d, head %d", word(plist, m + 1), l, h) font ",12"
-            if (l == layers - 1 && h == heads - 1) { set colorbox } else { unset colorbox }
             # A weight of exactly 0 (a masked key) has no logarithm: drawn white as below the scale.
             plot sprintf("%s/%d_l%d_h%d.txt", dir, m, l, h) matrix using 1:2:($3 > 0 ? $3 : 1e-3) with image notitle
         }
