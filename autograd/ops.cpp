@@ -376,8 +376,8 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, real eps) {
 //             dW += dy^T x    (gemm, beta = 1, straight into W's gradient, already [out, in])
 //             db += sum_n dy[n, :]
 // Composed as add(matmul(x, W, false, true), b), the same step allocates and adds a product for
-// each gradient, transposes dW, and sums the bias through the general broadcasting reduction:
-// measured on vit-s (one thread) the bias add alone was 12% of the step (notes/07-performance.md).
+// each gradient, transposes dW, and sums the bias through the general broadcasting reduction,
+// which cost a large share of a small model's step (notes/07-performance.md, "Measured history").
 
 Var linear(const Var& x, const Var& weight, const Var& bias) {
     const Tensor &xv = x.value(), &w = weight.value(), &b = bias.value();
@@ -420,8 +420,8 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
 // logistic sigma(2u) = 1 / (1 + exp(-2u)), the same function is y = x sigma(2u), and with
 // 1 - tanh^2 u = 4 sigma (1 - sigma) its exact derivative is
 // dy/dx = sigma + 2 x sigma (1 - sigma) du/dx,   du/dx = s (1 + 3 * 0.044715 x^2).
-// Written with exp rather than tanh so the loops vectorize (core/fast_math.h): this took GELU
-// from 31% of an lm-m step to 1.5% (746 to 22 ms, one thread; notes/07-performance.md).
+// Written with exp rather than tanh so the loops vectorize (core/fast_math.h; what it gained is in
+// notes/07-performance.md, "Measured history").
 // sigma is never formed as 1 - something: for x -> -inf, exp(-2u) -> inf and sigma -> 0 cleanly.
 
 namespace {

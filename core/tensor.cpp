@@ -17,11 +17,10 @@ namespace {
 // A training step allocates and frees the same large tensors every step (activations, gradients).
 // By default glibc hands freed memory above a threshold back to the operating system (munmap, or
 // trimming the heap's top) and asks for fresh pages again in the next step; each fresh page costs
-// a page fault and the kernel's zero-fill. Measured on lm-s (one thread): 17,748 page faults a
-// step, and the step 291 -> 270 ms (-7%) once memory stays with the process (162 faults a step;
-// GELU's backward, which writes a fresh gradient buffer, 16 -> 5 ms). Peak memory is unchanged: the
-// freed blocks are reused by the next step. These are glibc's own settings (mallopt(3)); on another
-// C library the defaults stay.
+// a page fault and the kernel's zero-fill. Keeping freed memory with the process removes nearly
+// all of those faults at no cost in peak memory: the freed blocks are reused by the next step
+// (measurements in notes/07-performance.md, "Measured history"). These are glibc's own settings
+// (mallopt(3)); on another C library the defaults stay.
 [[maybe_unused]] const bool g_allocator_tuned = [] {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MB (glibc's maximum) come from the heap

@@ -54,7 +54,7 @@ void check_plap_args(const Tensor& p, int64_t H, real eps, const char* op) {
     if (p.empty() || p.ndim() != 1 || p.size(0) != H)
         fail("{}: p has shape {}; expected [H] = [{}], one exponent per head", op, p.shape().str(), H);
     for (int64_t h = 0; h < H; h++)
-        if (!std::isfinite(p[h]) || p[h] < 1)
+        if (!std::isfinite(p[h]) || p[h] < kMinP)
             fail("{}: p[{}] = {}; the p-Laplacian needs a finite p >= 1 (clamp a learned p to [1, 4], notes/03, "
                  "'p itself')",
                  op, h, double(p[h]));

@@ -43,6 +43,11 @@ Tensor softmax_attention_naive(const Tensor& qkv, int heads, bool causal, Tensor
 Tensor plap_attention_naive(const Tensor& qkv, const Tensor& p, int heads, bool causal, SelfTerm self, real eps,
                             Tensor* weights = nullptr);
 
+// The range of the exponent p: below 1 the p-Laplacian energy is not convex, above 4 the weights
+// (r + eps)^((p-2)/2) span more orders of magnitude than float holds (notes/03, "p itself").
+// Checked by the configuration, the command line and the operations; a learned p is clamped to it.
+constexpr double kMinP = 1.0, kMaxP = 4.0;
+
 const char* self_term_name(SelfTerm s);     // "unit" / "exclude"
 SelfTerm parse_self_term(const std::string& name);  // throws plat::Error naming the choices
 

@@ -14,6 +14,21 @@ namespace plat {
 // ordered_json keeps the keys in the order written, so the stored string reads like the struct.
 using json = nlohmann::ordered_json;
 
+const char* model_kind_name(ModelKind k) { return k == ModelKind::lm ? "lm" : "vit"; }
+const char* attn_kind_name(AttnKind k) { return k == AttnKind::softmax ? "softmax" : "plap"; }
+
+ModelKind parse_model_kind(const std::string& name) {
+    if (name == "lm") return ModelKind::lm;
+    if (name == "vit") return ModelKind::vit;
+    fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", printable(name));
+}
+
+AttnKind parse_attn_kind(const std::string& name) {
+    if (name == "softmax") return AttnKind::softmax;
+    if (name == "plap") return AttnKind::plap;
+    fail("config: attn = \"{}\" is not one of \"softmax\", \"plap\"", printable(name));
+}
+
 double ModelConfig::p_for_layer(int layer) const {
     if (layer < 0 || layer >= layers) fail("config: layer {} is outside [0, {}) (layers = {})", layer, layers, layers);
     if (p.size() == 1) return p[0];
@@ -25,7 +40,6 @@ double ModelConfig::p_for_layer(int layer) const {
 void ModelConfig::validate() const {
     // Checked in the order of the struct; the first problem is reported, naming the field, the
     // value seen and the valid range.
-    if (model != "lm" && model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", printable(model));
     // Upper limits as well: a configuration may come from an untrusted checkpoint, and the model
     // is built from it, so absurd sizes must be refused before anything is allocated. The limits
     // are the command line's (experiments/cli/options.cpp).
@@ -36,38 +50,37 @@ void ModelConfig::validate() const {
         fail("config: dim = {} is not divisible by heads = {}; dim % heads must be 0 (each head has D = dim / heads "
              "channels)",
              dim, heads);
-    if (model == "lm" && (context <= 0 || context > kMaxContext))
+    if (model == ModelKind::lm && (context <= 0 || context > kMaxContext))
         fail("config: context = {} must be in [1, {}]", context, kMaxContext);
-    if (model == "vit") {
+    if (model == ModelKind::vit) {
         if (patch <= 0) fail("config: patch = {} must be > 0", patch);
         if (28 % patch != 0)
             fail("config: patch = {} does not divide the image side 28; 28 % patch must be 0 (patch in 1, 2, 4, 7, 14, "
                  "28)",
                  patch);
     }
-    if (attn != "softmax" && attn != "plap") fail("config: attn = \"{}\" is not one of \"softmax\", \"plap\"", printable(attn));
     if (p.size() != 1 && int(p.size()) != layers)
         fail("config: p has {} values; give 1 value (every layer) or layers = {} values (one per layer)", p.size(),
              layers);
     for (size_t l = 0; l < p.size(); l++)
-        if (!(p[l] >= 1 && p[l] <= 4))  // !(...) also rejects NaN
-            fail("config: p[{}] = {} is outside the valid range [1, 4]", l, p[l]);
+        if (!(p[l] >= kMinP && p[l] <= kMaxP))  // !(...) also rejects NaN
+            fail("config: p[{}] = {} is outside the valid range [{}, {}]", l, p[l], kMinP, kMaxP);
     if (!(eps > 0) || !std::isfinite(eps)) fail("config: eps = {} must be > 0 and finite", eps);
-    if (learn_p && attn != "plap")
+    if (learn_p && attn != AttnKind::plap)
         fail("config: learn_p = true needs attn = \"plap\" (attn = \"{}\" has no exponent p to learn)", attn);
 }
 
 std::string ModelConfig::to_json() const {
     json j;
-    j["model"] = model;
+    j["model"] = model_kind_name(model);
     j["dim"] = dim;
     j["layers"] = layers;
     j["heads"] = heads;
-    if (model == "vit")
+    if (model == ModelKind::vit)
         j["patch"] = patch;
     else
         j["context"] = context;
-    j["attn"] = attn;
+    j["attn"] = attn_kind_name(attn);
     // One value is written as a number, several as a list (the command line's --p 1.5 or --p 1.5,2,2,2).
     if (p.size() == 1)
         j["p"] = p[0];
@@ -115,7 +128,8 @@ std::string get_string(const json& j, const char* key) {
 
 ModelConfig ModelConfig::from_json(const std::string& text) {
     // A configuration is a few hundred bytes; one from a file is untrusted, so a huge text is
-    // refused before it is parsed (a 20 MB list of p values once cost 444 MB to parse).
+    // refused before it is parsed (a huge list of p values costs far more memory to parse than its
+    // size; notes/08-data-safety.md).
     if (text.size() > 65536)
         fail("config JSON: {} bytes is far longer than a configuration (at most 64 KiB)", text.size());
     json j;
@@ -134,9 +148,8 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     if (!j.is_object()) fail("config JSON: expected an object {{...}}, got a {}", j.type_name());
 
     ModelConfig c;
-    c.model = get_string(j, "model");
-    if (c.model != "lm" && c.model != "vit") fail("config: model = \"{}\" is not one of \"lm\", \"vit\"", printable(c.model));
-    const char* size_key = c.model == "vit" ? "patch" : "context";  // the one the other model lacks
+    c.model = parse_model_kind(get_string(j, "model"));
+    const char* size_key = c.model == ModelKind::vit ? "patch" : "context";  // the one the other model lacks
     const char* keys[] = {"model", "dim", "layers", "heads", size_key, "attn", "p", "self", "eps", "learn_p", "seed"};
     for (auto it = j.begin(); it != j.end(); ++it) {
         bool known = false;
@@ -149,11 +162,11 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.dim = get_int(j, "dim");
     c.layers = get_int(j, "layers");
     c.heads = get_int(j, "heads");
-    if (c.model == "vit")
+    if (c.model == ModelKind::vit)
         c.patch = get_int(j, "patch");
     else
         c.context = get_int(j, "context");
-    c.attn = get_string(j, "attn");
+    c.attn = parse_attn_kind(get_string(j, "attn"));
 
     const json& p = required(j, "p");
     c.p.clear();

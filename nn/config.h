@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "nn/attention.h"
 
 namespace plat {
@@ -14,14 +16,24 @@ namespace plat {
 // Size limits checked by validate() (and by the command line's options).
 constexpr int kMaxDim = 4096, kMaxLayers = 64, kMaxHeads = 256, kMaxContext = 8192;
 
+// The two models and the two attentions. A name ("lm", "plap") is parsed once, where it enters
+// (the command line, a checkpoint's JSON); everywhere else the kinds are compared as enums.
+enum class ModelKind { lm, vit };
+enum class AttnKind { softmax, plap };
+const char* model_kind_name(ModelKind k);  // "lm" / "vit"
+const char* attn_kind_name(AttnKind k);    // "softmax" / "plap"
+// Throw plat::Error naming the text and the choices.
+ModelKind parse_model_kind(const std::string& name);
+AttnKind parse_attn_kind(const std::string& name);
+
 struct ModelConfig {
-    std::string model = "lm";      // "lm" (byte-level GPT-2 layout) or "vit" (28x28 images)
+    ModelKind model = ModelKind::lm;  // lm (byte-level GPT-2 layout) or vit (28x28 images)
     int dim = 128;                 // C
     int layers = 4;                // L
     int heads = 4;                 // H; D = C / H
     int context = 128;             // lm: longest sequence T, size of transformer.wpe
     int patch = 4;                 // vit: patch side P; 28 % P == 0; N = (28/P)^2 patches
-    std::string attn = "softmax";  // "softmax" or "plap"
+    AttnKind attn = AttnKind::softmax;  // softmax or plap (p-Laplacian)
     std::vector<double> p = {2.0};  // plap: one exponent for all layers, or one per layer
     // exclude: the default since the study of notes/06-experiments.md (section 6): dropping j = i
     // gave a lower validation loss on all three tasks (KJV lm -0.04 nats at every p).
@@ -40,3 +52,19 @@ struct ModelConfig {
 };
 
 }  // namespace plat
+
+// fmt prints each kind by its name: fmt::format("{} model", config.model) gives "lm model".
+template <>
+struct fmt::formatter<plat::ModelKind> : fmt::formatter<fmt::string_view> {
+    template <typename Context>
+    auto format(plat::ModelKind k, Context& ctx) const {
+        return fmt::formatter<fmt::string_view>::format(plat::model_kind_name(k), ctx);
+    }
+};
+template <>
+struct fmt::formatter<plat::AttnKind> : fmt::formatter<fmt::string_view> {
+    template <typename Context>
+    auto format(plat::AttnKind k, Context& ctx) const {
+        return fmt::formatter<fmt::string_view>::format(plat::attn_kind_name(k), ctx);
+    }
+};

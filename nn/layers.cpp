@@ -102,7 +102,7 @@ SelfAttention::SelfAttention(const ModelConfig& config, int layer, bool causal, 
                              const LayerNames& names, Generator* dropout_gen)
     : heads(config.heads),
       causal(causal),
-      plap(config.attn == "plap"),
+      plap(config.attn == AttnKind::plap),
       self(config.self),
       eps(config.eps),
       p_init(config.p_for_layer(layer)),

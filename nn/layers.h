@@ -120,7 +120,7 @@ public:
 
     int heads;
     bool causal;
-    bool plap;       // config.attn == "plap"
+    bool plap;       // config.attn == AttnKind::plap
     SelfTerm self;
     double eps;
     double p_init;   // p_l, this layer's exponent at initialization

@@ -30,12 +30,12 @@ Var Model::loss(const Var& logits, const Batch& batch) const {
 }
 
 void Model::after_step() {
-    // p must stay in [1, 4] (notes/03-attention-as-laplacian.md, "p itself"): below 1 the energy is not convex, and the
-    // attention operation requires p >= 1.
+    // p must stay in [kMinP, kMaxP] (nn/attention.h; notes/03-attention-as-laplacian.md, "p itself"):
+    // below 1 the energy is not convex, and the attention operation requires p >= 1.
     for (NamedParameter& np : named_parameters_with_roles()) {
         if (np.role != ParamRole::p) continue;
         Tensor& p = np.var.value();
-        for (int64_t i = 0; i < p.numel(); i++) p[i] = std::min(real(4), std::max(real(1), p[i]));
+        for (int64_t i = 0; i < p.numel(); i++) p[i] = std::min(real(kMaxP), std::max(real(kMinP), p[i]));
     }
 }
 
@@ -185,15 +185,15 @@ Var VisionTransformer::forward(const Batch& batch, Trace* trace) {
 // ---- make_model --------------------------------------------------------------------------------
 
 std::unique_ptr<Model> make_model(const ModelConfig& config) {
-    config.validate();
-    if (config.model == "lm") return std::make_unique<GPT>(config);
+    // The Model constructor validates the configuration (one place for every way a model is made).
+    if (config.model == ModelKind::lm) return std::make_unique<GPT>(config);
     return std::make_unique<VisionTransformer>(config);
 }
 
 int64_t parameter_count(const ModelConfig& c) {
     const int64_t C = c.dim, L = c.layers;
     const int64_t block = 12 * C * C + 13 * C + (c.learn_p ? c.heads : 0);
-    if (c.model == "lm") return int64_t(c.vocab()) * C + int64_t(c.context) * C + L * block + 2 * C;
+    if (c.model == ModelKind::lm) return int64_t(c.vocab()) * C + int64_t(c.context) * C + L * block + 2 * C;
     const int64_t P = c.patch, N = (28 / P) * (28 / P);
     return P * P * C + C + C + (N + 1) * C + L * block + 2 * C + int64_t(c.classes()) * C + c.classes();
 }

@@ -37,7 +37,7 @@ public:
     virtual Var forward(const Batch& batch, Trace* trace = nullptr) = 0;
     // Mean cross-entropy of the logits against batch.targets (one per row of logits).
     Var loss(const Var& logits, const Batch& batch) const;
-    // Call after every optimizer step: clamps each learnable p to [1, 4] (notes/model-spec.md).
+    // Call after every optimizer step: clamps each learnable p to [kMinP, kMaxP] (notes/model-spec.md).
     void after_step();
     // Sets the rate of every Dropout layer (0 by default: no dropout).
     void set_dropout(double p);
@@ -109,7 +109,7 @@ protected:
 // load_checkpoint uses it to refuse a file too small for its configuration before building it.
 int64_t parameter_count(const ModelConfig& config);
 
-// Validates the configuration and builds the model it names ("lm" or "vit").
+// Builds the model the configuration names (lm or vit); the constructor validates the configuration.
 std::unique_ptr<Model> make_model(const ModelConfig& config);
 
 // images [B, 1, 28, 28] -> patches [B, N, P*P]: patch n = (gy, gx) in row-major order over the

@@ -84,7 +84,7 @@ double check_model(Model& model, const Batch& batch, uint64_t seed) {
     return worst;
 }
 
-ModelConfig small(const std::string& model, const std::string& attn, std::vector<double> p, SelfTerm self,
+ModelConfig small(ModelKind model, AttnKind attn, std::vector<double> p, SelfTerm self,
                   bool learn_p) {
     ModelConfig c;
     c.model = model;
@@ -122,10 +122,10 @@ struct Case {
 
 TEST_CASE("gradcheck nn: whole lm loss, every parameter, softmax and p-Laplacian attention") {
     std::vector<Case> cases = {
-        {"softmax", small("lm", "softmax", {2.0}, SelfTerm::unit, false)},
-        {"plap p=1.5 unit", small("lm", "plap", {1.5}, SelfTerm::unit, false)},
-        {"plap p=[1.5,3] unit learn_p", small("lm", "plap", {1.5, 3.0}, SelfTerm::unit, true)},
-        {"plap p=[1.2,2.5] exclude learn_p", small("lm", "plap", {1.2, 2.5}, SelfTerm::exclude, true)},
+        {"softmax", small(ModelKind::lm, AttnKind::softmax, {2.0}, SelfTerm::unit, false)},
+        {"plap p=1.5 unit", small(ModelKind::lm, AttnKind::plap, {1.5}, SelfTerm::unit, false)},
+        {"plap p=[1.5,3] unit learn_p", small(ModelKind::lm, AttnKind::plap, {1.5, 3.0}, SelfTerm::unit, true)},
+        {"plap p=[1.2,2.5] exclude learn_p", small(ModelKind::lm, AttnKind::plap, {1.2, 2.5}, SelfTerm::exclude, true)},
     };
     for (const Case& k : cases) {
         INFO("case: " << k.what);
@@ -138,9 +138,9 @@ TEST_CASE("gradcheck nn: whole lm loss, every parameter, softmax and p-Laplacian
 
 TEST_CASE("gradcheck nn: whole vit loss, every parameter, softmax and p-Laplacian attention") {
     std::vector<Case> cases = {
-        {"softmax", small("vit", "softmax", {2.0}, SelfTerm::unit, false)},
-        {"plap p=[1.7,2.6] unit learn_p", small("vit", "plap", {1.7, 2.6}, SelfTerm::unit, true)},
-        {"plap p=1.3 exclude learn_p", small("vit", "plap", {1.3}, SelfTerm::exclude, true)},
+        {"softmax", small(ModelKind::vit, AttnKind::softmax, {2.0}, SelfTerm::unit, false)},
+        {"plap p=[1.7,2.6] unit learn_p", small(ModelKind::vit, AttnKind::plap, {1.7, 2.6}, SelfTerm::unit, true)},
+        {"plap p=1.3 exclude learn_p", small(ModelKind::vit, AttnKind::plap, {1.3}, SelfTerm::exclude, true)},
     };
     for (const Case& k : cases) {
         INFO("case: " << k.what);
@@ -155,7 +155,7 @@ TEST_CASE("gradcheck nn: the tied lm head gives wte two contributions") {
     // dL/dwte = (embedding's scatter of dx) + (the head's dlogits^T x). Each alone is not the
     // gradient: check that the full one matches finite differences while the head's part alone
     // (computed here by hand from the forward pieces) does not.
-    std::unique_ptr<Model> model = make_model(small("lm", "softmax", {2.0}, SelfTerm::unit, false));
+    std::unique_ptr<Model> model = make_model(small(ModelKind::lm, AttnKind::softmax, {2.0}, SelfTerm::unit, false));
     perturb(*model, 13);
     auto& gpt = dynamic_cast<GPT&>(*model);
     Batch batch = lm_batch();

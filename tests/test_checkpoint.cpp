@@ -29,12 +29,12 @@ namespace {
 // per-layer exponents. Every file below is a few KB (the lm: 3900 numbers, most in wte).
 ModelConfig tiny_lm() {
     ModelConfig c;
-    c.model = "lm";
+    c.model = ModelKind::lm;
     c.dim = 8;
     c.layers = 2;
     c.heads = 2;
     c.context = 4;
-    c.attn = "plap";
+    c.attn = AttnKind::plap;
     c.p = {1.5};
     c.learn_p = true;
     c.seed = 5;
@@ -43,12 +43,12 @@ ModelConfig tiny_lm() {
 
 ModelConfig tiny_vit() {
     ModelConfig c;
-    c.model = "vit";
+    c.model = ModelKind::vit;
     c.dim = 8;
     c.layers = 2;
     c.heads = 2;
     c.patch = 7;
-    c.attn = "plap";
+    c.attn = AttnKind::plap;
     c.p = {1.25, 3.0};
     c.self = SelfTerm::exclude;
     c.seed = 6;
@@ -259,7 +259,7 @@ TEST_CASE("checkpoint: save then load gives identical parameters, configuration,
         // the seed and ignored the file would be caught.
         for (auto& [name, var] : model->named_parameters())
             for (int64_t i = 0; i < var.value().numel(); i++) var.value()[i] += real(0.25) + real(i % 7) * real(0.01);
-        const std::string path = dir.file(config.model + ".safetensors");
+        const std::string path = dir.file(fmt::format("{}.safetensors", config.model));
         save_checkpoint(path, *model, nullptr, {{"train", "{\"step\": 12}"}});
 
         Checkpoint ck = load_checkpoint(path);
@@ -277,9 +277,9 @@ TEST_CASE("checkpoint: save then load gives identical parameters, configuration,
             CHECK(same_values(t, ck.model.at(name)));
         }
         // The same parameters through the same code: identical logits, bit for bit.
-        const Batch batch = config.model == "lm" ? lm_batch(3) : vit_batch(3);
+        const Batch batch = config.model == ModelKind::lm ? lm_batch(3) : vit_batch(3);
         CHECK(same_values(model->forward(batch).value(), back->forward(batch).value()));
-        CHECK(dir.listing().size() == (config.model == "lm" ? 1u : 2u));  // no temporary left behind
+        CHECK(dir.listing().size() == (config.model == ModelKind::lm ? 1u : 2u));  // no temporary left behind
     }
     // The reserved metadata keys cannot be overwritten by extras.
     std::unique_ptr<Model> model = make_model(tiny_lm());

@@ -279,7 +279,7 @@ void make_fixtures(const std::string& F) {
     INFO(made.err);
     REQUIRE(made.code == 0);
     ModelConfig vit;
-    vit.model = "vit";
+    vit.model = ModelKind::vit;
     vit.dim = 8;
     vit.heads = 2;
     vit.layers = 1;

@@ -17,12 +17,12 @@ namespace {
 
 ModelConfig tiny_lm() {
     ModelConfig c;
-    c.model = "lm";
+    c.model = ModelKind::lm;
     c.dim = 16;
     c.layers = 2;
     c.heads = 2;
     c.context = 8;
-    c.attn = "plap";
+    c.attn = AttnKind::plap;
     c.p = {1.5};
     c.learn_p = true;
     c.seed = 3;

@@ -31,7 +31,7 @@ namespace {
 
 ModelConfig kill_test_model() {
     ModelConfig c;
-    c.model = "lm";
+    c.model = ModelKind::lm;
     c.dim = 32;
     c.layers = 2;
     c.heads = 2;

@@ -29,10 +29,10 @@ namespace {
 
 using NameShape = std::vector<std::pair<std::string, Shape>>;
 
-ModelConfig lm_config(int dim, int layers, int heads, int context, const std::string& attn = "softmax",
+ModelConfig lm_config(int dim, int layers, int heads, int context, AttnKind attn = AttnKind::softmax,
                       std::vector<double> p = {2.0}, bool learn_p = false, uint64_t seed = 0) {
     ModelConfig c;
-    c.model = "lm";
+    c.model = ModelKind::lm;
     c.dim = dim;
     c.layers = layers;
     c.heads = heads;
@@ -44,10 +44,10 @@ ModelConfig lm_config(int dim, int layers, int heads, int context, const std::st
     return c;
 }
 
-ModelConfig vit_config(int dim, int layers, int heads, int patch, const std::string& attn = "softmax",
+ModelConfig vit_config(int dim, int layers, int heads, int patch, AttnKind attn = AttnKind::softmax,
                        std::vector<double> p = {2.0}, bool learn_p = false, uint64_t seed = 0) {
     ModelConfig c = lm_config(dim, layers, heads, 8, attn, p, learn_p, seed);
-    c.model = "vit";
+    c.model = ModelKind::vit;
     c.patch = patch;
     return c;
 }
@@ -96,7 +96,7 @@ TEST_CASE("nn: lm named_parameters are nanoGPT's names and shapes, in order, hea
     const int C = 8, L = 2, H = 2, context = 6, V = 256;
     for (bool learn_p : {false, true}) {
         CAPTURE(learn_p);
-        GPT model(lm_config(C, L, H, context, "plap", {1.5}, learn_p));
+        GPT model(lm_config(C, L, H, context, AttnKind::plap, {1.5}, learn_p));
         // Written from notes/model-spec.md; an attention module's own parameter p comes before its
         // submodules, as in PyTorch's named_parameters().
         NameShape want = {{"transformer.wte.weight", {V, C}}, {"transformer.wpe.weight", {context, C}}};
@@ -138,7 +138,7 @@ TEST_CASE("nn: vit named_parameters are timm's names and shapes, in order") {
     const int C = 8, L = 2, H = 2, P = 7, N = 16;
     for (bool learn_p : {false, true}) {
         CAPTURE(learn_p);
-        VisionTransformer model(vit_config(C, L, H, P, "plap", {1.5, 2.5}, learn_p));
+        VisionTransformer model(vit_config(C, L, H, P, AttnKind::plap, {1.5, 2.5}, learn_p));
         CHECK(model.num_patches == N);
         NameShape want = {{"cls_token", {1, 1, C}},
                           {"pos_embed", {1, N + 1, C}},
@@ -218,9 +218,9 @@ TEST_CASE("nn: initialization follows GPT-2: std 0.02, residual projections 0.02
         }
     };
     std::vector<double> p = {1.5, 2.0, 3.5};
-    GPT lm(lm_config(48, L, 4, 32, "plap", p, true, 7));
+    GPT lm(lm_config(48, L, 4, 32, AttnKind::plap, p, true, 7));
     check_model(lm, {"attn.c_proj.weight", "mlp.c_proj.weight"}, p);
-    VisionTransformer vit(vit_config(48, L, 4, 4, "plap", p, true, 7));
+    VisionTransformer vit(vit_config(48, L, 4, 4, AttnKind::plap, p, true, 7));
     check_model(vit, {"attn.proj.weight", "mlp.fc2.weight"}, p);
 }
 
@@ -230,7 +230,7 @@ TEST_CASE("nn: with residual projections at 0.02/sqrt(2L), the residual stream's
     // Measured (dim 64): std after the blocks 0.0336 (L = 1) and 0.0335 (L = 16) scaled; 0.039
     // and 0.127 unscaled (sqrt(16) = 4 times the branch part).
     auto stream_std = [](int L, bool unscale) {
-        GPT m(lm_config(64, L, 4, 32, "softmax", {2.0}, false, 1));
+        GPT m(lm_config(64, L, 4, 32, AttnKind::softmax, {2.0}, false, 1));
         if (unscale)  // undo the 1/sqrt(2L): every residual projection back to std 0.02
             for (const auto& [name, var] : m.named_parameters())
                 if (contains(name, "c_proj.weight")) {
@@ -275,10 +275,10 @@ TEST_CASE("nn: the initial loss is about log(classes): logits start small") {
 // ---- configuration -----------------------------------------------------------------------------
 
 TEST_CASE("nn: config JSON round trip; p is a number when one value, else a list") {
-    ModelConfig a = lm_config(64, 3, 4, 100, "plap", {1.5}, true, 42);
+    ModelConfig a = lm_config(64, 3, 4, 100, AttnKind::plap, {1.5}, true, 42);
     a.self = SelfTerm::exclude;
     a.eps = 3e-7;
-    ModelConfig b = vit_config(32, 2, 2, 7, "plap", {1.25, 3.0}, false, 18446744073709551615ull);
+    ModelConfig b = vit_config(32, 2, 2, 7, AttnKind::plap, {1.25, 3.0}, false, 18446744073709551615ull);
     for (const ModelConfig& c : {a, b}) {
         std::string text = c.to_json();
         CAPTURE(text);
@@ -293,13 +293,13 @@ TEST_CASE("nn: config JSON round trip; p is a number when one value, else a list
         CHECK(r.eps == c.eps);  // exact: the JSON holds the shortest decimal that reads back
         CHECK(r.learn_p == c.learn_p);
         CHECK(r.seed == c.seed);
-        if (c.model == "lm") CHECK(r.context == c.context);
-        if (c.model == "vit") CHECK(r.patch == c.patch);
+        if (c.model == ModelKind::lm) CHECK(r.context == c.context);
+        if (c.model == ModelKind::vit) CHECK(r.patch == c.patch);
         CHECK(r.to_json() == text);
         nlohmann::json j = nlohmann::json::parse(text);
         CHECK(j["p"].is_array() == (c.p.size() > 1));
-        CHECK(j.contains("context") == (c.model == "lm"));
-        CHECK(j.contains("patch") == (c.model == "vit"));
+        CHECK(j.contains("context") == (c.model == ModelKind::lm));
+        CHECK(j.contains("patch") == (c.model == ModelKind::vit));
     }
     // PyTorch's json.dumps style (spaces) reads the same.
     ModelConfig t = ModelConfig::from_json(
@@ -317,15 +317,13 @@ TEST_CASE("nn: config validation names the field, the value and the valid range"
         std::vector<std::string> message_parts;
     };
     std::vector<Case> cases = {
-        {"model", [](ModelConfig& c) { c.model = "cnn"; }, {"model", "cnn", "\"lm\", \"vit\""}},
         {"dim", [](ModelConfig& c) { c.dim = 0; }, {"dim = 0", "[1, 4096]"}},
         {"layers", [](ModelConfig& c) { c.layers = -1; }, {"layers = -1", "[1, 64]"}},
         {"heads", [](ModelConfig& c) { c.heads = 0; }, {"heads = 0", "[1, 256]"}},
         {"dim % heads", [](ModelConfig& c) { c.dim = 30; }, {"dim = 30", "heads = 4", "dim % heads must be 0"}},
         {"context", [](ModelConfig& c) { c.context = 0; }, {"context = 0", "[1, 8192]"}},
-        {"patch", [](ModelConfig& c) { c.model = "vit"; c.patch = 5; }, {"patch = 5", "28 % patch must be 0"}},
-        {"patch 0", [](ModelConfig& c) { c.model = "vit"; c.patch = 0; }, {"patch = 0", "> 0"}},
-        {"attn", [](ModelConfig& c) { c.attn = "linear"; }, {"attn", "linear", "\"softmax\", \"plap\""}},
+        {"patch", [](ModelConfig& c) { c.model = ModelKind::vit; c.patch = 5; }, {"patch = 5", "28 % patch must be 0"}},
+        {"patch 0", [](ModelConfig& c) { c.model = ModelKind::vit; c.patch = 0; }, {"patch = 0", "> 0"}},
         {"p low", [](ModelConfig& c) { c.p = {0.5}; }, {"p[0] = 0.5", "[1, 4]"}},
         {"p high", [](ModelConfig& c) { c.p = {2, 4.5}; }, {"p[1] = 4.5", "[1, 4]"}},
         {"p nan", [](ModelConfig& c) { c.p = {std::nan("")}; }, {"p[0] = nan", "[1, 4]"}},
@@ -348,6 +346,26 @@ TEST_CASE("nn: config validation names the field, the value and the valid range"
         for (const std::string& part : k.message_parts) CHECK(contains(msg, part));
         CHECK(error_of([&] { make_model(c); }) == msg);  // make_model validates too
     }
+}
+
+TEST_CASE("nn: model and attention names are parsed once, where they enter, and a wrong one is named") {
+    // The kinds are enums; a name can only be wrong where text comes in: the command line (CLI11
+    // checks the choices, tests/test_cli.cpp) and a configuration's JSON, both through these.
+    for (const char* name : {"lm", "vit"}) CHECK(std::string(model_kind_name(parse_model_kind(name))) == name);
+    for (const char* name : {"softmax", "plap"}) CHECK(std::string(attn_kind_name(parse_attn_kind(name))) == name);
+    CHECK(parse_model_kind("vit") == ModelKind::vit);
+    CHECK(parse_attn_kind("plap") == AttnKind::plap);
+    const std::string model = error_of([] { parse_model_kind("cnn"); });
+    for (const char* part : {"model", "cnn", "\"lm\", \"vit\""}) CHECK(contains(model, part));
+    const std::string attn = error_of([] { parse_attn_kind("linear"); });
+    for (const char* part : {"attn", "linear", "\"softmax\", \"plap\""}) CHECK(contains(attn, part));
+    // The same messages from a configuration file.
+    nlohmann::json j = nlohmann::json::parse(lm_config(32, 2, 4, 16).to_json());
+    j["model"] = "cnn";
+    CHECK(error_of([&] { ModelConfig::from_json(j.dump()); }) == model);
+    j = nlohmann::json::parse(lm_config(32, 2, 4, 16).to_json());
+    j["attn"] = "linear";
+    CHECK(error_of([&] { ModelConfig::from_json(j.dump()); }) == attn);
 }
 
 TEST_CASE("nn: config from_json names a missing, unexpected or mistyped key") {
@@ -455,8 +473,8 @@ TEST_CASE("nn: patchify orders patches row-major over the grid and pixels row-ma
 }
 
 TEST_CASE("nn: forward shapes, the trace, and causality of the lm") {
-    for (const char* attn : {"softmax", "plap"}) {
-        INFO("attn = " << attn);
+    for (AttnKind attn : {AttnKind::softmax, AttnKind::plap}) {
+        INFO("attn = " << attn_kind_name(attn));
         GPT lm(lm_config(16, 2, 2, 8, attn, {1.5}));
         Batch b = random_lm_batch(2, 6, 4);
         Trace trace;
@@ -502,7 +520,7 @@ TEST_CASE("nn: forward shapes, the trace, and causality of the lm") {
     CHECK(contains(error_of([&] { lm.loss(logits_only, no_targets); }), "no targets"));
     CHECK(contains(error_of([] { Batch::lm(2, 3, {1, 2, 3}, {1}); }), "expected B * T"));
 
-    VisionTransformer vit(vit_config(16, 2, 2, 7, "plap", {1.5}));
+    VisionTransformer vit(vit_config(16, 2, 2, 7, AttnKind::plap, {1.5}));
     Batch v = random_vit_batch(3, 5);
     Trace trace;
     CHECK(vit.forward(v, &trace).value().shape() == Shape{3, 10});
@@ -514,7 +532,7 @@ TEST_CASE("nn: forward shapes, the trace, and causality of the lm") {
 // ---- state ----------------------------------------------------------------------------------------
 
 TEST_CASE("nn: state/load_state copies by name and names what is missing, unexpected or misshapen") {
-    GPT a(lm_config(16, 2, 2, 8, "softmax", {2.0}, false, 1)), b(lm_config(16, 2, 2, 8, "softmax", {2.0}, false, 2));
+    GPT a(lm_config(16, 2, 2, 8, AttnKind::softmax, {2.0}, false, 1)), b(lm_config(16, 2, 2, 8, AttnKind::softmax, {2.0}, false, 2));
     Batch batch = random_lm_batch(2, 8, 6);
     CHECK(a.loss(a.forward(batch), batch).item() != b.loss(b.forward(batch), batch).item());
     b.load_state(a.state());
@@ -610,7 +628,7 @@ TEST_CASE("nn: SGD with momentum matches the closed form of 3 steps") {
 }
 
 TEST_CASE("nn: optimizer state round trip resumes the same trajectory exactly") {
-    ModelConfig cfg = lm_config(16, 2, 2, 8, "plap", {1.5}, true, 11);
+    ModelConfig cfg = lm_config(16, 2, 2, 8, AttnKind::plap, {1.5}, true, 11);
     Batch batch = random_lm_batch(2, 8, 7);
     auto train_step = [&](Model& model, Optimizer& opt) {
         Var loss = model.loss(model.forward(batch), batch);
@@ -655,7 +673,7 @@ TEST_CASE("nn: make_param_groups: decay = Linear weights; no_decay = biases, nor
         for (const auto& np : groups[k].params) s.insert(np.first);
         return s;
     };
-    GPT lm(lm_config(8, 2, 2, 6, "plap", {1.5}, true));
+    GPT lm(lm_config(8, 2, 2, 6, AttnKind::plap, {1.5}, true));
     std::vector<ParamGroup> g = make_param_groups(lm, 0.1);
     REQUIRE(g.size() == 2);
     CHECK(g[0].weight_decay == 0.1);
@@ -673,7 +691,7 @@ TEST_CASE("nn: make_param_groups: decay = Linear weights; no_decay = biases, nor
     CHECK(want_rest.count("transformer.h.1.attn.p"));
     CHECK(g[0].params.size() + g[1].params.size() == lm.named_parameters().size());
 
-    VisionTransformer vit(vit_config(8, 1, 2, 14, "plap", {1.5}, true));
+    VisionTransformer vit(vit_config(8, 1, 2, 14, AttnKind::plap, {1.5}, true));
     g = make_param_groups(vit, 0.05);
     CHECK(group_names(g, 0) == std::set<std::string>{"patch_embed.proj.weight", "blocks.0.attn.qkv.weight",
                                                      "blocks.0.attn.proj.weight", "blocks.0.mlp.fc1.weight",
@@ -696,7 +714,7 @@ TEST_CASE("nn: make_param_groups: decay = Linear weights; no_decay = biases, nor
 }
 
 TEST_CASE("nn: after_step clamps learnable p to [1, 4]") {
-    GPT lm(lm_config(8, 2, 2, 6, "plap", {1.5, 3.0}, true));
+    GPT lm(lm_config(8, 2, 2, 6, AttnKind::plap, {1.5, 3.0}, true));
     Var p0 = lm.h[0]->attn.p, p1 = lm.h[1]->attn.p;
     p0.value()[0] = real(0.3);
     p0.value()[1] = real(1.7);
@@ -790,9 +808,9 @@ TEST_CASE("nn: a tiny lm learns a repeating byte pattern, using attention (loss 
     // attention that does not work) can at best split its bet between two successors: its mean loss
     // cannot go below 6/12 * log 2 = 0.347. With the byte before, every successor is determined, so
     // ending below 0.1 needs attention to the previous token (notes/05-transformer.md, "Testing").
-    for (const char* attn : {"softmax", "plap"}) {
-        INFO("attn = " << attn);
-        std::vector<float> losses = train_pattern(lm_config(32, 2, 2, 16, attn, {1.5}, std::string(attn) == "plap", 3), 150);
+    for (AttnKind attn : {AttnKind::softmax, AttnKind::plap}) {
+        INFO("attn = " << attn_kind_name(attn));
+        std::vector<float> losses = train_pattern(lm_config(32, 2, 2, 16, attn, {1.5}, attn == AttnKind::plap, 3), 150);
         CHECK(losses.front() == doctest::Approx(std::log(256.0)).epsilon(0.02));
         float last = 0;
         for (int i = 0; i < 10; i++) last += losses[losses.size() - 1 - i] / 10;
@@ -802,10 +820,10 @@ TEST_CASE("nn: a tiny lm learns a repeating byte pattern, using attention (loss 
 }
 
 TEST_CASE("nn: the same seed gives identical parameters and identical losses; another seed does not") {
-    for (const char* model : {"lm", "vit"}) {
-        INFO("model = " << model);
-        ModelConfig cfg = std::string(model) == "lm" ? lm_config(16, 2, 2, 8, "plap", {1.5}, true, 9)
-                                                     : vit_config(16, 2, 2, 7, "plap", {1.5}, true, 9);
+    for (ModelKind model : {ModelKind::lm, ModelKind::vit}) {
+        INFO("model = " << model_kind_name(model));
+        ModelConfig cfg = model == ModelKind::lm ? lm_config(16, 2, 2, 8, AttnKind::plap, {1.5}, true, 9)
+                                                     : vit_config(16, 2, 2, 7, AttnKind::plap, {1.5}, true, 9);
         std::unique_ptr<Model> a = make_model(cfg), b = make_model(cfg);
         cfg.seed = 10;
         std::unique_ptr<Model> c = make_model(cfg);
@@ -817,13 +835,13 @@ TEST_CASE("nn: the same seed gives identical parameters and identical losses; an
         CHECK(all_same);
         CHECK(any_differs);
     }
-    ModelConfig cfg = lm_config(16, 2, 2, 16, "plap", {1.5}, true, 4);
+    ModelConfig cfg = lm_config(16, 2, 2, 16, AttnKind::plap, {1.5}, true, 4);
     std::vector<float> l1 = train_pattern(cfg, 8), l2 = train_pattern(cfg, 8);
     CHECK(l1 == l2);
 }
 
 TEST_CASE("nn: parameter_count(config) equals the built model's count") {
-    for (const char* model : {"lm", "vit"})
+    for (ModelKind model : {ModelKind::lm, ModelKind::vit})
         for (bool learn_p : {false, true})
             for (int dim : {8, 24}) {
                 ModelConfig c;
@@ -833,7 +851,7 @@ TEST_CASE("nn: parameter_count(config) equals the built model's count") {
                 c.heads = 4;
                 c.context = 10;
                 c.patch = 7;
-                c.attn = "plap";
+                c.attn = AttnKind::plap;
                 c.learn_p = learn_p;
                 INFO(c.to_json());
                 CHECK(parameter_count(c) == make_model(c)->num_parameters());

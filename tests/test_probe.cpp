@@ -246,12 +246,12 @@ TEST_CASE("probe: bad arguments are refused with what was expected") {
 
 TEST_CASE("probe: Trace::values is v of each block, and a tiny model's probe has one row per layer and the embedding") {
     ModelConfig c;
-    c.model = "lm";
+    c.model = ModelKind::lm;
     c.dim = 8;
     c.layers = 2;
     c.heads = 2;
     c.context = 8;
-    c.attn = "plap";
+    c.attn = AttnKind::plap;
     c.p = {1.5, 2.5};
     c.learn_p = true;
     c.seed = 2;
@@ -313,7 +313,7 @@ TEST_CASE("probe: the exponents are empty for softmax and config.p for a fixed p
     c.heads = 2;
     c.context = 8;
     CHECK(layer_exponents(*make_model(c)).empty());
-    c.attn = "plap";
+    c.attn = AttnKind::plap;
     c.p = {1.75};
     std::vector<std::vector<double>> p = layer_exponents(*make_model(c));
     REQUIRE(p.size() == 2);

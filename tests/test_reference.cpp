@@ -136,7 +136,7 @@ void check_reference_file(const std::string& name) {
     // The batch.
     const std::vector<int64_t> y = file.get_int64("y");
     Batch batch;
-    if (config.model == "lm") {
+    if (config.model == ModelKind::lm) {
         const std::vector<int64_t>& shape = file.entry("x").shape;
         REQUIRE(shape.size() == 2);
         batch = Batch::lm(shape[0], shape[1], file.get_int64("x"), y);

@@ -63,12 +63,12 @@ FashionMNIST tiny_images() {
 
 ModelConfig tiny_lm(const std::string& attn, bool learn_p) {
     ModelConfig c;
-    c.model = "lm";
+    c.model = ModelKind::lm;
     c.dim = 16;
     c.layers = 2;
     c.heads = 2;
     c.context = 16;
-    c.attn = attn;
+    c.attn = parse_attn_kind(attn);
     c.p = {1.5};
     c.learn_p = learn_p;
     c.seed = 5;
@@ -77,7 +77,7 @@ ModelConfig tiny_lm(const std::string& attn, bool learn_p) {
 
 ModelConfig tiny_vit() {
     ModelConfig c;
-    c.model = "vit";
+    c.model = ModelKind::vit;
     c.dim = 16;
     c.layers = 1;
     c.heads = 2;
@@ -88,7 +88,7 @@ ModelConfig tiny_vit() {
 
 TrainOptions tiny_options(const std::string& task) {
     TrainOptions o;
-    o.task = task;
+    o.task = parse_task_kind(task);
     o.steps = 12;
     o.batch = 4;
     o.lr = 3e-3;
@@ -100,8 +100,8 @@ TrainOptions tiny_options(const std::string& task) {
 }
 
 TrainData tiny_data(const std::string& task, const ModelConfig& config) {
-    if (task == "lm") return TrainData::from_text(tiny_text(), config.context, "tiny text");
-    if (task == "vit") return TrainData::from_images(tiny_images(), "tiny images");
+    if (parse_task_kind(task) == TaskKind::lm) return TrainData::from_text(tiny_text(), config.context, "tiny text");
+    if (parse_task_kind(task) == TaskKind::vit) return TrainData::from_images(tiny_images(), "tiny images");
     return TrainData::synthetic(ClusterTaskConfig());
 }
 
@@ -427,5 +427,5 @@ TEST_CASE("train: data that cannot make one window, and bad options, are refused
                          doctest::Contains("trains an lm model"), Error);
     // The default run directory is a function of the options alone.
     ModelConfig c = tiny_lm("plap", true);  // the default self term, exclude
-    CHECK(default_run_dir("lm", c, tiny_options("lm")) == "runs/lm-plap-p1.5-exclude-learnp-d16-l2-h2-c16-b4-s5");
+    CHECK(default_run_dir(TaskKind::lm, c, tiny_options("lm")) == "runs/lm-plap-p1.5-exclude-learnp-d16-l2-h2-c16-b4-s5");
 }

@@ -58,18 +58,18 @@ BenchCase make_case(const std::string& name, const std::string& attn) {
     BenchCase c;
     c.name = name;
     ModelConfig& m = c.config;
-    m.attn = attn;
-    m.p = {attn == "plap" ? 1.5 : 2.0};
+    m.attn = parse_attn_kind(attn);
+    m.p = {m.attn == AttnKind::plap ? 1.5 : 2.0};
     m.self = SelfTerm::unit;
     m.seed = 1;
     if (name == "lm-s") {
-        m.model = "lm", m.dim = 128, m.layers = 4, m.heads = 4, m.context = 128;
+        m.model = ModelKind::lm, m.dim = 128, m.layers = 4, m.heads = 4, m.context = 128;
         c.batch = 32;
     } else if (name == "lm-m") {
-        m.model = "lm", m.dim = 256, m.layers = 6, m.heads = 8, m.context = 256;
+        m.model = ModelKind::lm, m.dim = 256, m.layers = 6, m.heads = 8, m.context = 256;
         c.batch = 16;
     } else if (name == "vit-s") {
-        m.model = "vit", m.dim = 128, m.layers = 4, m.heads = 4, m.patch = 4;
+        m.model = ModelKind::vit, m.dim = 128, m.layers = 4, m.heads = 4, m.patch = 4;
         c.batch = 128;
     } else {
         fail("bench: unknown configuration '{}'; expected lm-s, lm-m or vit-s", name);
@@ -80,7 +80,7 @@ BenchCase make_case(const std::string& name, const std::string& attn) {
 
 // Tokens per sequence as the blocks see them: lm T = context; vit T = N + 1 (the class token).
 int64_t tokens_per_item(const ModelConfig& m) {
-    if (m.model == "lm") return m.context;
+    if (m.model == ModelKind::lm) return m.context;
     int64_t G = 28 / m.patch;
     return G * G + 1;
 }
@@ -105,7 +105,7 @@ Flops model_flops(const ModelConfig& m, int64_t B) {
     const double block = 24 * R * C * C + 4 * double(B) * T * T * C;
     f.forward = L * block;
     f.backward = 2 * L * block;
-    if (m.model == "lm") {
+    if (m.model == ModelKind::lm) {
         const double head = 2 * R * C * m.vocab();
         f.forward += head;
         f.backward += 2 * head;
@@ -176,7 +176,7 @@ double load_average() {
 Batch synthetic_batch(const BenchCase& c) {
     Generator gen(11);
     const ModelConfig& m = c.config;
-    if (m.model == "lm") {
+    if (m.model == ModelKind::lm) {
         const int64_t n = c.batch * m.context;
         std::vector<int64_t> x(n), y(n);
         for (int64_t i = 0; i < n; i++) x[i] = gen.randint(m.vocab()), y[i] = gen.randint(m.vocab());
@@ -254,12 +254,12 @@ json run_case(const BenchCase& c, const BenchOptions& o) {
     }
     const double sgemm = o.sgemm_gflops > 0 ? o.sgemm_gflops : measure_sgemm_gflops(o.sgemm_size, 5);
     const double gflops = flops.step() / median / 1e9;
-    const int64_t items = c.config.model == "lm" ? c.batch * c.config.context : c.batch;
+    const int64_t items = c.config.model == ModelKind::lm ? c.batch * c.config.context : c.batch;
 
     json j;
     j["framework"] = "plat";
     j["config"] = c.name;
-    j["attn"] = c.config.attn;
+    j["attn"] = attn_kind_name(c.config.attn);
     j["threads"] = get_num_threads();
     j["batch"] = c.batch;
     j["steps"] = o.steps;
@@ -267,7 +267,7 @@ json run_case(const BenchCase& c, const BenchOptions& o) {
     j["step_min_s"] = sorted.front();
     j["step_max_s"] = sorted.back();
     j["throughput"] = double(items) / median;
-    j["throughput_unit"] = c.config.model == "lm" ? "tokens/s" : "images/s";
+    j["throughput_unit"] = c.config.model == ModelKind::lm ? "tokens/s" : "images/s";
     j["peak_rss_mb"] = peak;
     j["base_rss_mb"] = base_rss;
     j["gflop_per_step"] = flops.step() / 1e9;
@@ -495,7 +495,7 @@ void run_ops(const BenchCase& c) {
              }));
     }
     {
-        const bool causal = m.model == "lm";
+        const bool causal = m.model == ModelKind::lm;
         Var q(qkv, true), p(p_vec);
         line("softmax_attention forward", median_cpu_ms([&] { Var o = softmax_attention(q, int(H), causal); }));
         line("softmax_attention forward and backward", median_cpu_ms([&] {

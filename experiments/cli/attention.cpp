@@ -36,7 +36,7 @@ void run_attention(AttentionOptions& o) {
     const ModelConfig& config = model->config();
     Batch batch;
     std::string what;
-    if (config.model == "lm") {
+    if (config.model == ModelKind::lm) {
         if (o.text.empty()) throw CLI::ValidationError("--text", "the input text is empty; give at least one byte");
         std::string text = o.text;
         if (int64_t(text.size()) > config.context) {

@@ -29,12 +29,12 @@ void run_eval(const EvalCommand& e) {
     fmt::print("checkpoint {}: {} {} model, {} parameters, {} task{}\n", run.path, config.model, config.attn,
                run.model->num_parameters(), options.task, run.step >= 0 ? fmt::format(", step {}", run.step) : "");
     std::string line = fmt::format("{}: loss {:.4f} nats", e.split, r.loss);
-    if (options.task != "vit") line += fmt::format(", {:.4f} bits per {}", r.bits(), options.task == "lm" ? "byte" : "token");
+    if (options.task != TaskKind::vit) line += fmt::format(", {:.4f} bits per {}", r.bits(), options.task == TaskKind::lm ? "byte" : "token");
     line += fmt::format(", accuracy {:.2f}%", 100 * r.accuracy);
-    if (options.task == "synthetic")
+    if (options.task == TaskKind::synthetic)
         line += fmt::format(" (Bayes-optimal {:.2f}% expected, {:.2f}% on these batches)",
                             100 * cluster_task_bayes_accuracy(data.cluster, config.context), 100 * r.bayes_accuracy);
-    line += fmt::format(", over {} {} in {} batches of up to {}", r.targets, options.task == "vit" ? "images" : "tokens",
+    line += fmt::format(", over {} {} in {} batches of up to {}", r.targets, options.task == TaskKind::vit ? "images" : "tokens",
                         r.batches, batch);
     fmt::print("{}\n", line);
 }

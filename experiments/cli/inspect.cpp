@@ -33,7 +33,7 @@ struct InspectOptions {
 void run_inspect(InspectOptions& o) {
     std::unique_ptr<Model> model = model_from_options_or_checkpoint(o.model, o.checkpoint);
     const ModelConfig& config = model->config();
-    Batch batch = config.model == "lm"
+    Batch batch = config.model == ModelKind::lm
                       ? lm_inspect_batch(o.text.empty() ? data_dir() + "/kjv.txt" : o.text, o.batch, config.context)
                       : vit_inspect_batch(o.data.empty() ? data_dir() + "/fashion-mnist" : o.data, o.batch);
 

@@ -13,23 +13,36 @@ namespace plat {
 
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
     ModelConfig& c = o.config;
-    auto add = [&](CLI::Option* opt) { o.added.push_back(opt->capture_default_str()->group("Model options")); };
-    add(cmd->add_option("--model", c.model, "lm (byte-level language model) or vit (28x28 images)")
-            ->check(CLI::IsMember({"lm", "vit"})));
-    add(cmd->add_option("--dim", c.dim, "channels C")->check(CLI::Range(1, kMaxDim)));
-    add(cmd->add_option("--layers", c.layers, "transformer blocks L")->check(CLI::Range(1, kMaxLayers)));
-    add(cmd->add_option("--heads", c.heads, "attention heads H (must divide --dim)")->check(CLI::Range(1, kMaxHeads)));
-    add(cmd->add_option("--context", c.context, "lm: longest sequence T")->check(CLI::Range(1, kMaxContext)));
-    add(cmd->add_option("--patch", c.patch, "vit: patch side P (must divide 28)")->check(CLI::Range(1, 28)));
-    add(cmd->add_option("--attn", c.attn, "softmax or plap (p-Laplacian)")->check(CLI::IsMember({"softmax", "plap"})));
-    add(cmd->add_option("--p", o.p, "plap: p in [1, 4], one value or a comma-separated list with one per layer")
-            ->check(p_list()));
-    add(cmd->add_option("--self", o.self, "plap self term: unit (b_ii = 0) or exclude (j = i dropped)")
-            ->check(CLI::IsMember({"unit", "exclude"})));
+    auto add = [&](CLI::Option* opt) { o.added.push_back(opt->group("Model options")); };
+    // A name option: checked against its choices by CLI11, then parsed into its enum in `c`.
+    auto choice = [&](const std::string& flag, const std::string& help, std::vector<std::string> choices,
+                      std::string shown, std::function<void(const std::string&)> set) {
+        add(cmd->add_option_function<std::string>(flag, std::move(set), help)
+                ->check(CLI::IsMember(std::move(choices)))
+                ->default_str(std::move(shown)));
+    };
+    choice("--model", "lm (byte-level language model) or vit (28x28 images)", {"lm", "vit"},
+           model_kind_name(c.model), [&c](const std::string& v) { c.model = parse_model_kind(v); });
+    add(cmd->add_option("--dim", c.dim, "channels C")->capture_default_str()->check(CLI::Range(1, kMaxDim)));
+    add(cmd->add_option("--layers", c.layers, "transformer blocks L")->capture_default_str()->check(CLI::Range(1, kMaxLayers)));
+    add(cmd->add_option("--heads", c.heads, "attention heads H (must divide --dim)")->capture_default_str()->check(CLI::Range(1, kMaxHeads)));
+    add(cmd->add_option("--context", c.context, "lm: longest sequence T")->capture_default_str()->check(CLI::Range(1, kMaxContext)));
+    add(cmd->add_option("--patch", c.patch, "vit: patch side P (must divide 28)")->capture_default_str()->check(CLI::Range(1, 28)));
+    choice("--attn", "softmax or plap (p-Laplacian)", {"softmax", "plap"}, attn_kind_name(c.attn),
+           [&c](const std::string& v) { c.attn = parse_attn_kind(v); });
+    add(cmd->add_option_function<std::string>(
+               "--p", [&c](const std::string& v) { c.p = parse_p_list(v); },
+               fmt::format("plap: p in [{}, {}], one value or a comma-separated list with one per layer", kMinP, kMaxP))
+            ->check(p_list())
+            ->default_str(fmt::format("{}", c.p[0])));
+    choice("--self", "plap self term: unit (b_ii = 0) or exclude (j = i dropped)", {"unit", "exclude"},
+           self_term_name(c.self), [&c](const std::string& v) { c.self = parse_self_term(v); });
     add(cmd->add_option("--eps", c.eps, "plap: eps > 0 inside log(||v_i - v_j||^2 + eps)")
+            ->capture_default_str()
             ->check(finite_number(0, std::numeric_limits<double>::infinity(), true)));
-    add(cmd->add_flag("--learn-p", c.learn_p, "plap: learn p, one per head (parameter ...attn.p)"));
+    add(cmd->add_flag("--learn-p", c.learn_p, "plap: learn p, one per head (parameter ...attn.p)")->capture_default_str());
     add(cmd->add_option("--seed", c.seed, "random seed for the initialization (and data order when training)")
+            ->capture_default_str()
             ->check(unsigned_integer()));
 }
 
@@ -60,21 +73,23 @@ CLI::Validator unsigned_integer() {
         "UINT");
 }
 
-// --p's own check, while the command line is parsed: every value a number in [1, 4]. (Whether
+// --p's own check, while the command line is parsed: every value a number in [kMinP, kMaxP]. (Whether
 // there is one value or one per layer depends on --layers: model_config_from_options checks that.)
 CLI::Validator p_list() {
     return CLI::Validator(
         [](std::string& text) -> std::string {
             try {
                 for (double p : parse_p_list(text))
-                    if (!(p >= 1 && p <= 4)) return fmt::format("p = {} is outside [1, 4]; give p in [1, 4], e.g. --p 1.5", p);
+                    if (!(p >= kMinP && p <= kMaxP))
+                        return fmt::format("p = {} is outside [{}, {}]; give p in [{}, {}], e.g. --p 1.5", p, kMinP, kMaxP,
+                                           kMinP, kMaxP);
             } catch (const CLI::ValidationError& e) {
                 std::string message = e.what();  // "--p: ...": CLI11 adds the option's name again
                 return message.rfind("--p: ", 0) == 0 ? message.substr(5) : message;
             }
             return "";
         },
-        "P[,P...] in [1, 4]");
+        fmt::format("P[,P...] in [{}, {}]", kMinP, kMaxP));
 }
 
 std::vector<double> parse_p_list(const std::string& text) {
@@ -86,7 +101,9 @@ std::vector<double> parse_p_list(const std::string& text) {
         char* end = nullptr;
         double v = std::strtod(item.c_str(), &end);
         if (item.empty() || *end != '\0' || !std::isfinite(v))
-            throw CLI::ValidationError("--p", "'" + item + "' is not a number; give p in [1, 4], e.g. --p 1.5 or --p 1.5,2,2,2");
+            throw CLI::ValidationError("--p", fmt::format("'{}' is not a number; give p in [{}, {}], e.g. --p 1.5 or --p "
+                                                          "1.5,2,2,2",
+                                                          item, kMinP, kMaxP));
         values.push_back(v);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -94,10 +111,8 @@ std::vector<double> parse_p_list(const std::string& text) {
     return values;
 }
 
-ModelConfig model_config_from_options(ModelOptions& o) {
-    ModelConfig c = o.config;
-    c.p = parse_p_list(o.p);
-    c.self = parse_self_term(o.self);
+ModelConfig model_config_from_options(const ModelOptions& o) {
+    const ModelConfig& c = o.config;
     try {
         c.validate();
     } catch (const Error& e) {

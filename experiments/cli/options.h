@@ -12,17 +12,18 @@
 
 namespace plat {
 
+// The options bind straight into `config`: a name (--model lm, --attn plap, --self exclude) is
+// parsed into its enum and --p into its list as the command line is read, once.
 struct ModelOptions {
     ModelConfig config;
-    std::string p = "2";        // one number, or a comma-separated list with one per layer
-    std::string self = "exclude";  // unit | exclude (the default: notes/06-experiments.md, section 6)
     std::vector<CLI::Option*> added;  // to tell whether any was given on the command line
 };
 
 void add_model_options(CLI::App* cmd, ModelOptions& options);
-// Turns the parsed options into a validated configuration. Problems (p not a number, dim not
-// divisible by heads, ...) are usage errors: CLI::ValidationError, exit code 2.
-ModelConfig model_config_from_options(ModelOptions& options);
+// The configuration, validated once (ModelConfig::validate): a problem the options' own checks
+// cannot see alone (dim not divisible by heads, one p per layer) is a usage error:
+// CLI::ValidationError, exit code 2.
+ModelConfig model_config_from_options(const ModelOptions& options);
 // True when the user gave any model option explicitly (a conflict with --checkpoint).
 bool any_model_option_given(const ModelOptions& options);
 
@@ -39,7 +40,7 @@ std::unique_ptr<Model> model_from_options_or_checkpoint(ModelOptions& options, c
 CLI::Validator finite_number(double min, double max, bool above_min = false, const std::string& hidden = "");
 // Decimal digits only, at most 2^64 - 1 (seeds).
 CLI::Validator unsigned_integer();
-// --p: one number or a comma-separated list, each in [1, 4] (parse_p_list).
+// --p: one number or a comma-separated list, each in [kMinP, kMaxP] (parse_p_list).
 CLI::Validator p_list();
 
 // "1.5" -> {1.5}; "1.5,2,3" -> {1.5, 2, 3}. Throws CLI::ValidationError naming the bad item.

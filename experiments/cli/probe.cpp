@@ -32,19 +32,19 @@ void run_probe(const ProbeCommand& o) {
     std::vector<Batch> batches = probe_batches(data, c, o.batches, o.batch, o.seed);
     std::vector<LayerProbe> rows = probe_model(*run.model, batches, o.k);
 
-    std::string attn = c.attn;
-    if (c.attn == "plap")
+    std::string attn = attn_kind_name(c.attn);
+    if (c.attn == AttnKind::plap)
         attn += fmt::format(" (p {}{}, self {})", fmt::format("{}", fmt::join(c.p, ",")), c.learn_p ? " learned from" : "",
                             self_term_name(c.self));
     fmt::print("checkpoint {}: {} model, {} attention, {} task{}\n", path, c.model, attn, options.task,
                step >= 0 ? fmt::format(", step {}", step) : "");
-    std::string what = options.task == "lm"          ? fmt::format("windows of {} bytes of the validation text", c.context)
-                       : options.task == "synthetic" ? fmt::format("fresh cluster-task sequences of {} tokens", c.context)
+    std::string what = options.task == TaskKind::lm          ? fmt::format("windows of {} bytes of the validation text", c.context)
+                       : options.task == TaskKind::synthetic ? fmt::format("fresh cluster-task sequences of {} tokens", c.context)
                                                      : "test images";
     fmt::print("held-out data: {} batches of {} {} (seed {}); k = {} nearest neighbours in value space{}\n", o.batches,
-               o.batch, what, o.seed, o.k, c.model == "lm" ? ", causal" : "");
+               o.batch, what, o.seed, o.k, c.model == ModelKind::lm ? ", causal" : "");
     fmt::print("{:>5}  {:>8}  {:>8}  {:>6}  {:>7}  {}\n", "layer", "nn_mass", "uniform", "ratio", "cosine",
-               c.attn == "plap" ? "p per head" : "");
+               c.attn == AttnKind::plap ? "p per head" : "");
     for (const LayerProbe& r : rows) {
         if (r.layer == 0) {
             fmt::print("{:>5}  {:>8}  {:>8}  {:>6}  {:>7.4f}  (embedding)\n", 0, "-", "-", "-", r.cosine.mean());

@@ -28,7 +28,7 @@ void run_sample(const SampleCommand& s) {
     const std::string path = checkpoint_for_eval(s.checkpoint);
     std::unique_ptr<Model> model = load_model(path);
     const ModelConfig& config = model->config();
-    if (config.model != "lm")
+    if (config.model != ModelKind::lm)
         fail("sample: checkpoint '{}' holds a {} model; sampling needs an lm (a `plat train lm` or `plat train "
              "synthetic` checkpoint)",
              path, config.model);

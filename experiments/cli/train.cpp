@@ -35,7 +35,7 @@ struct GivenOption {
 };
 
 struct TrainCommand {
-    std::string task;
+    TaskKind task = TaskKind::lm;
     ModelOptions model;
     TrainOptions train;
     std::string resume;
@@ -64,7 +64,7 @@ std::string checkpoint_dir(const std::string& checkpoint) {
 // The options and configuration of a run to start or continue, then the run itself. Returns
 // the process's exit code: 0 when finished, 128 + signal when stopped by SIGINT or SIGTERM.
 int run_train(TrainCommand& c) {
-    const std::string expected_model = c.task == "vit" ? "vit" : "lm";
+    const ModelKind expected_model = model_for_task(c.task);
     ModelConfig config;
     TrainOptions options;
     std::unique_ptr<ResumePoint> resume;
@@ -138,7 +138,10 @@ void register_train(CLI::App& app) {
         "train", "Train a model: lm (bytes of the KJV), vit (Fashion-MNIST) or synthetic (the cluster task, lm model). "
                  "Ctrl-C stops after the current step and saves last.safetensors (exit code 130).");
     c->cmd = cmd;
-    cmd->add_option("task", c->task, "lm | vit | synthetic")->required()->check(CLI::IsMember({"lm", "vit", "synthetic"}));
+    cmd->add_option_function<std::string>("task", [c](const std::string& v) { c->task = parse_task_kind(v); },
+                                          "lm | vit | synthetic")
+        ->required()
+        ->check(CLI::IsMember({"lm", "vit", "synthetic"}));
     add_model_options(cmd, c->model);
     using CLI::Range;
     // Real-valued options go through finite_number (experiments/cli/options.h): CLI11's

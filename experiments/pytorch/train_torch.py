@@ -2,7 +2,7 @@
 """experiments/pytorch/train_torch.py: `plat train lm` done by PyTorch, for the side-by-side quality
 check of notes/06b-plat-vs-pytorch.md : the same byte-level language model
 (plat_torch.py's LM: nanoGPT layout, GPT-2 initialization), the same cleaned bytes (data/kjv.txt)
-and 90/10 split by position, the same AdamW (two groups, betas 0.9/0.95, eps 1e-8, decoupled weight
+and split by position (train 90%, validation 5%, the test 5% unread), the same AdamW (two groups, betas 0.9/0.95, eps 1e-8, decoupled weight
 decay on Linear weights only), the same warm-up + cosine schedule, gradient clipping, batch,
 context and number of steps as experiments/training/trainer.cpp, with the same option names and defaults.
 
@@ -60,9 +60,10 @@ DATA_SEED_MIX = 0x6A09E667F3BCC909
 # ---- data (datasets/text.{h,cpp}) ------------------------------------------------------------------
 
 
-def load_split(path: str, context: int, val_fraction: float = 0.1):
-    """(train, val) uint8 tensors: split_text's rule, n_val = floor(n * 0.1) in double arithmetic,
-    the first n - n_val bytes train, the rest validation."""
+def load_split(path: str, context: int, held_out_fraction: float = 0.1, test_fraction: float = 0.05):
+    """(train, val) uint8 tensors: split_text's rule in double arithmetic, the first
+    n - floor(n * 0.1) bytes train, then validation up to the test part (the last floor(n * 0.05)
+    bytes, which this script never reads)."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -72,10 +73,10 @@ def load_split(path: str, context: int, val_fraction: float = 0.1):
     if not raw:
         sys.exit(f"train_torch: the text '{path}' is empty; run `make data` again")
     n = len(raw)
-    n_val = int(math.floor(float(n) * val_fraction))
-    boundary = n - n_val
+    boundary = n - int(math.floor(float(n) * held_out_fraction))
+    test_boundary = n - int(math.floor(float(n) * test_fraction))
     data = torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy())
-    train, val = data[:boundary], data[boundary:]
+    train, val = data[:boundary], data[boundary:test_boundary]
     if len(train) < context + 1 or len(val) < context + 1:
         sys.exit(f"train_torch: '{path}' has {n} bytes; each split must hold one window of --context + 1 = "
                  f"{context + 1} bytes")

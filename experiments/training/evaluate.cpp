@@ -21,15 +21,13 @@ constexpr uint64_t kSyntheticTestSeed = 0x3c6ef372fe94f82bULL;
 // When a synthetic evaluation is asked for "all" batches (0), this many.
 constexpr int64_t kSyntheticAllBatches = 50;
 
-bool is_lm_task(const std::string& task) { return task == "lm" || task == "synthetic"; }
-
 }  // namespace
 
 // ---- data ----------------------------------------------------------------------------------------
 
 TrainData TrainData::from_text(const std::vector<uint8_t>& bytes, int64_t context, const std::string& source) {
     TrainData d;
-    d.task = "lm";
+    d.task = TaskKind::lm;
     d.source = source;
     d.text = split_text(bytes);
     // Training draws windows of context + 1 bytes anywhere in its part (they may overlap), and
@@ -45,7 +43,7 @@ TrainData TrainData::from_text(const std::vector<uint8_t>& bytes, int64_t contex
 
 TrainData TrainData::from_images(FashionMNIST images, const std::string& source) {
     TrainData d;
-    d.task = "vit";
+    d.task = TaskKind::vit;
     d.source = source;
     d.images = std::move(images);
     return d;
@@ -54,7 +52,7 @@ TrainData TrainData::from_images(FashionMNIST images, const std::string& source)
 TrainData TrainData::synthetic(const ClusterTaskConfig& cluster) {
     cluster.validate();
     TrainData d;
-    d.task = "synthetic";
+    d.task = TaskKind::synthetic;
     d.cluster = cluster;
     d.source = fmt::format("synthetic cluster task: {} clusters of {} members, keep {}", cluster.clusters,
                            cluster.members, cluster.keep);
@@ -63,11 +61,11 @@ TrainData TrainData::synthetic(const ClusterTaskConfig& cluster) {
 
 TrainData load_train_data(const TrainOptions& o, const ModelConfig& config) {
     std::string dir = o.data.empty() ? data_dir() : o.data;
-    if (o.task == "lm") {
+    if (o.task == TaskKind::lm) {
         std::string path = dir + "/kjv.txt";
         return TrainData::from_text(load_text_bytes(path), config.context, path);
     }
-    if (o.task == "vit") {
+    if (o.task == TaskKind::vit) {
         std::string path = dir + "/fashion-mnist";
         return TrainData::from_images(load_fashion_mnist(path), path);
     }
@@ -80,9 +78,8 @@ EvalResult evaluate(Model& model, const TrainData& data, const std::string& spli
                     int64_t max_batches) {
     if (split != "val" && split != "test") fail("evaluate: split '{}' is not val or test", split);
     if (batch < 1 || max_batches < 0) fail("evaluate: batch {} must be >= 1 and batches {} >= 0", batch, max_batches);
-    const bool lm = is_lm_task(data.task);
-    if (lm != (model.config().model == "lm"))
-        fail("evaluate: the {} task needs an {} model, but the model is {}", data.task, lm ? "lm" : "vit",
+    if (model.config().model != model_for_task(data.task))
+        fail("evaluate: the {} task needs an {} model, but the model is {}", data.task, model_for_task(data.task),
              model.config().model);
     const bool was_training = model.is_training();
     model.eval();  // no dropout
@@ -110,14 +107,14 @@ EvalResult evaluate(Model& model, const TrainData& data, const std::string& spli
         r.batches++;
     };
     const int64_t T = model.config().context;
-    if (data.task == "lm") {
+    if (data.task == TaskKind::lm) {
         if (split == "test")
             fail("evaluate: the text task has no test split (the text is split 90/10 into train and validation); "
                  "use --split val");
         TextSequentialBatches batches(data.text.val, batch, T, "validation");
         Batch b;
         while (more() && batches.next(b)) add(b);
-    } else if (data.task == "synthetic") {
+    } else if (data.task == TaskKind::synthetic) {
         Generator gen(split == "val" ? kSyntheticValSeed : kSyntheticTestSeed);
         int64_t n = max_batches == 0 ? kSyntheticAllBatches : max_batches;
         for (int64_t i = 0; i < n; i++) {
@@ -138,7 +135,7 @@ EvalResult evaluate(Model& model, const TrainData& data, const std::string& spli
     if (r.targets == 0) fail("evaluate: the {} split of {} is empty", split, data.source);
     r.loss = loss_sum / double(r.targets);
     r.accuracy = double(correct) / double(r.targets);
-    if (data.task == "synthetic") r.bayes_accuracy = double(bayes_correct) / double(r.targets);
+    if (data.task == TaskKind::synthetic) r.bayes_accuracy = double(bayes_correct) / double(r.targets);
     return r;
 }
 

@@ -16,7 +16,7 @@ namespace plat {
 
 // The data of one task, in memory. load_train_data reads the files; the tests build it directly.
 struct TrainData {
-    std::string task;          // lm | vit | synthetic
+    TaskKind task = TaskKind::lm;
     std::string source;        // where it came from, for messages and config.json
     TextSplit text;            // lm: the 90/10 split of the bytes
     FashionMNIST images;       // vit: train / validation / test, normalized

@@ -50,7 +50,7 @@ TensorFile inspect_batch(Model& model, const Batch& batch) {
     TensorFile file;
     file.set_metadata("config", config.to_json());
     for (const auto& [name, param] : model.named_parameters()) file.put(name, param.value());
-    if (config.model == "lm") {
+    if (config.model == ModelKind::lm) {
         file.put_int64("x", {batch.B, batch.T}, batch.tokens);
         file.put_int64("y", {batch.B, batch.T}, batch.targets);
     } else {

@@ -38,11 +38,22 @@ json parse_json(const std::string& text, const std::string& what) {
 
 }  // namespace
 
+const char* task_kind_name(TaskKind t) {
+    return t == TaskKind::lm ? "lm" : t == TaskKind::vit ? "vit" : "synthetic";
+}
+
+TaskKind parse_task_kind(const std::string& name) {
+    if (name == "lm") return TaskKind::lm;
+    if (name == "vit") return TaskKind::vit;
+    if (name == "synthetic") return TaskKind::synthetic;
+    fail("train: task '{}' is not lm, vit or synthetic", printable(name));
+}
+
+ModelKind model_for_task(TaskKind t) { return t == TaskKind::vit ? ModelKind::vit : ModelKind::lm; }
+
 // ---- options -------------------------------------------------------------------------------------
 
 void TrainOptions::validate() const {
-    if (task != "lm" && task != "vit" && task != "synthetic")
-        fail("train: task '{}' is not lm, vit or synthetic", task);
     if (steps < 1) fail("train: --steps {} must be >= 1", steps);
     if (batch < 1) fail("train: --batch {} must be >= 1", batch);
     if (!(lr > 0 && std::isfinite(lr))) fail("train: --lr {} must be > 0", lr);
@@ -54,12 +65,12 @@ void TrainOptions::validate() const {
     if (eval_batches < 1) fail("train: --eval-batches {} must be >= 1", eval_batches);
     if (!(dropout >= 0 && dropout < 1)) fail("train: --dropout {} must be in [0, 1)", dropout);
     if (log_every < 1) fail("train: --log-every {} must be >= 1", log_every);
-    if (task == "synthetic") synthetic.validate();
+    if (task == TaskKind::synthetic) synthetic.validate();
 }
 
 std::string TrainOptions::to_json() const {
     json j;
-    j["task"] = task;
+    j["task"] = task_kind_name(task);
     j["steps"] = steps;
     j["batch"] = batch;
     j["lr"] = lr;  // nlohmann writes the shortest text that reads back to the same double
@@ -85,7 +96,7 @@ TrainOptions TrainOptions::from_json(const std::string& text) {
     const std::string what = "training options";
     json j = parse_json(text, what);
     TrainOptions o;
-    o.task = get<std::string>(j, "task", what);
+    o.task = parse_task_kind(get<std::string>(j, "task", what));
     o.steps = get<int64_t>(j, "steps", what);
     o.batch = get<int64_t>(j, "batch", what);
     o.lr = get<double>(j, "lr", what);

@@ -9,13 +9,22 @@
 #include "datasets/batch.h"
 #include "datasets/fashion_mnist.h"
 #include "datasets/synthetic.h"
+#include "nn/config.h"
 
 namespace plat {
+
+// What a run trains on. lm and synthetic train the lm model, vit the vit model. Parsed once from
+// its name ("lm", "vit", "synthetic") on the command line or in a checkpoint's JSON.
+enum class TaskKind { lm, vit, synthetic };
+const char* task_kind_name(TaskKind t);
+TaskKind parse_task_kind(const std::string& name);  // throws plat::Error naming the choices
+// The model a task trains: vit for vit, lm for lm and synthetic.
+ModelKind model_for_task(TaskKind t);
 
 // The options of `plat train` (same names and defaults as the command line), saved in
 // config.json and in every checkpoint's "train" metadata.
 struct TrainOptions {
-    std::string task = "lm";    // lm (KJV bytes) | vit (Fashion-MNIST) | synthetic (cluster task, lm model)
+    TaskKind task = TaskKind::lm;  // lm (KJV bytes) | vit (Fashion-MNIST) | synthetic (cluster task, lm model)
     int64_t steps = 2000;       // optimizer updates in the whole run
     int64_t batch = 16;         // B: sequences or images per step
     double lr = 1e-3;           // peak learning rate, after warm-up
@@ -56,3 +65,11 @@ struct TrainProgress {
 };
 
 }  // namespace plat
+
+template <>
+struct fmt::formatter<plat::TaskKind> : fmt::formatter<fmt::string_view> {
+    template <typename Context>
+    auto format(plat::TaskKind t, Context& ctx) const {
+        return fmt::formatter<fmt::string_view>::format(plat::task_kind_name(t), ctx);
+    }
+};

@@ -122,7 +122,7 @@ CosineSimilarity mean_pairwise_cosine(const Tensor& x) {
 std::vector<std::vector<double>> layer_exponents(Model& model) {
     const ModelConfig& c = model.config();
     std::vector<std::vector<double>> out;
-    if (c.attn != "plap") return out;
+    if (c.attn != AttnKind::plap) return out;
     std::vector<const SelfAttention*> attns;
     if (auto* gpt = dynamic_cast<GPT*>(&model))
         for (auto& block : gpt->h) attns.push_back(&block->attn);
@@ -146,8 +146,8 @@ std::vector<std::vector<double>> layer_exponents(Model& model) {
 std::vector<LayerProbe> probe_model(Model& model, const std::vector<Batch>& batches, int k) {
     if (batches.empty()) fail("probe: no batches to measure on");
     const ModelConfig& c = model.config();
-    const bool causal = c.model == "lm";
-    const bool self_excluded = c.attn == "plap" && c.self == SelfTerm::exclude;
+    const bool causal = c.model == ModelKind::lm;
+    const bool self_excluded = c.attn == AttnKind::plap && c.self == SelfTerm::exclude;
     std::vector<std::vector<double>> p = layer_exponents(model);
     std::vector<LayerProbe> rows(static_cast<size_t>(c.layers) + 1);
     for (size_t l = 0; l < rows.size(); l++) {
@@ -183,12 +183,12 @@ std::vector<Batch> probe_batches(const TrainData& data, const ModelConfig& confi
     if (batches < 1 || batch < 1) fail("probe: --batches {} and --batch {} must be >= 1", batches, batch);
     std::vector<Batch> out;
     const int64_t T = config.context;
-    if (data.task == "lm") {
+    if (data.task == TaskKind::lm) {
         TextBatchSampler sampler(data.text.val, batch, T, seed, "validation");
         for (int64_t n = 0; n < batches; n++) {
             out.push_back(sampler.next());
         }
-    } else if (data.task == "synthetic") {
+    } else if (data.task == TaskKind::synthetic) {
         Generator gen(seed ^ kProbeSeedMix);
         for (int64_t n = 0; n < batches; n++) {
             out.push_back(cluster_task_batch(data.cluster, batch, T, gen));

@@ -36,7 +36,7 @@ OpenedRun open_run(const std::string& path, const std::string& data) {
     OpenedRun r;
     r.path = checkpoint_for_eval(path);
     r.checkpoint = load_checkpoint(r.path);
-    r.options.task = r.checkpoint.config.model;  // without training metadata: lm on the text, vit on the images
+    r.options.task = r.checkpoint.config.model == ModelKind::vit ? TaskKind::vit : TaskKind::lm;  // without training metadata: lm on the text, vit on the images
     if (r.checkpoint.extra.count("train")) {
         TrainProgress p = TrainProgress::from_json(r.checkpoint.extra.at("train"));
         r.options = p.options;
@@ -48,21 +48,21 @@ OpenedRun open_run(const std::string& path, const std::string& data) {
     return r;
 }
 
-std::string default_run_dir(const std::string& task, const ModelConfig& c, const TrainOptions& o) {
-    std::string name = task + "-" + c.attn;
-    if (c.attn == "plap") {
+std::string default_run_dir(TaskKind task, const ModelConfig& c, const TrainOptions& o) {
+    std::string name = fmt::format("{}-{}", task, c.attn);
+    if (c.attn == AttnKind::plap) {
         name += "-p";
         for (size_t i = 0; i < c.p.size(); i++) name += fmt::format("{}{}", i ? "_" : "", c.p[i]);
         name += std::string("-") + self_term_name(c.self);
         if (c.learn_p) name += "-learnp";
     }
     name += fmt::format("-d{}-l{}-h{}", c.dim, c.layers, c.heads);
-    name += c.model == "vit" ? fmt::format("-patch{}", c.patch) : fmt::format("-c{}", c.context);
+    name += c.model == ModelKind::vit ? fmt::format("-patch{}", c.patch) : fmt::format("-c{}", c.context);
     name += fmt::format("-b{}-s{}", o.batch, c.seed);
     return "runs/" + name;
 }
 
-std::string new_run_dir(const std::string& task, const ModelConfig& config, const TrainOptions& options) {
+std::string new_run_dir(TaskKind task, const ModelConfig& config, const TrainOptions& options) {
     const std::string run = options.run.empty() ? default_run_dir(task, config, options) : options.run;
     if (file_exists(run + "/last.safetensors"))
         fail("the run directory '{}' already holds a checkpoint; continue it with `plat train {} --resume {}`, or "

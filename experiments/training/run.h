@@ -42,10 +42,10 @@ std::string checkpoint_for_eval(const std::string& path);
 // The default run directory: runs/<task>-<attn>[-p<p>-<self>][-learnp]-d<dim>-l<layers>-h<heads>
 // -c<context>|-p<patch>-b<batch>-s<seed>, a name made only from the options (no timestamp), so
 // the same command names the same directory.
-std::string default_run_dir(const std::string& task, const ModelConfig& config, const TrainOptions& options);
+std::string default_run_dir(TaskKind task, const ModelConfig& config, const TrainOptions& options);
 
 // The run directory of a new run: options.run, else default_run_dir. Throws plat::Error when it
 // already holds a checkpoint (naming the --resume command that continues it).
-std::string new_run_dir(const std::string& task, const ModelConfig& config, const TrainOptions& options);
+std::string new_run_dir(TaskKind task, const ModelConfig& config, const TrainOptions& options);
 
 }  // namespace plat

@@ -40,7 +40,7 @@ Trainer::Trainer(const ModelConfig& config, const TrainOptions& options, TrainDa
     options_.validate();
     if (data_.task != options_.task)
         fail("Trainer: the data is for the {} task, the options say {}", data_.task, options_.task);
-    const std::string needed = options_.task == "vit" ? "vit" : "lm";
+    const ModelKind needed = model_for_task(options_.task);
     if (config_.model != needed)
         fail("Trainer: the {} task trains an {} model, the configuration says {}", options_.task, needed, config_.model);
 
@@ -55,9 +55,9 @@ Trainer::Trainer(const ModelConfig& config, const TrainOptions& options, TrainDa
 
     const uint64_t data_seed = config_.seed ^ kDataSeedMix;
     const int64_t B = options_.batch, T = config_.context;
-    if (options_.task == "lm")
+    if (options_.task == TaskKind::lm)
         text_sampler_ = std::make_unique<TextBatchSampler>(data_.text.train, B, T, data_seed, "train");
-    else if (options_.task == "synthetic")
+    else if (options_.task == TaskKind::synthetic)
         cluster_sampler_ = std::make_unique<ClusterTaskSampler>(data_.cluster, B, T, data_seed);
     else
         image_loader_ = std::make_unique<ImageBatchIterator>(data_.images.train_images, data_.images.train_labels, B,
@@ -94,7 +94,7 @@ Trainer::Trainer(const ModelConfig& config, const TrainOptions& options, TrainDa
         last_saved_ = resume->path;
         last_saved_step_ = step_;
     }
-    if (options_.task == "synthetic") bayes_expected_ = cluster_task_bayes_accuracy(data_.cluster, T);
+    if (options_.task == TaskKind::synthetic) bayes_expected_ = cluster_task_bayes_accuracy(data_.cluster, T);
 
     if (!options_.run.empty()) {
         make_directories(options_.run);
@@ -104,7 +104,7 @@ Trainer::Trainer(const ModelConfig& config, const TrainOptions& options, TrainDa
         config_json["train"] = json::parse(options_.to_json());
         config_json["data"] = data_.source;
         config_json["parameters"] = model_->num_parameters();
-        config_json["throughput_unit"] = options_.task == "vit" ? "images/s" : "tokens/s";
+        config_json["throughput_unit"] = options_.task == TaskKind::vit ? "images/s" : "tokens/s";
         write_file_atomic(path_in_run("config.json"), config_json.dump(2) + "\n", "config");
         metrics_ = std::make_unique<MetricsLog>(path_in_run("metrics.csv"), step_);
     }
@@ -197,7 +197,7 @@ void Trainer::validate_and_save() {
     EvalResult r = evaluate("val");
     row_.val_loss = r.loss;
     row_.val_acc = r.accuracy;
-    if (options_.task != "vit") row_.val_bpb = r.bits();
+    if (options_.task != TaskKind::vit) row_.val_bpb = r.bits();
     const bool improved = r.loss < best_val_loss_;
     if (improved) {
         best_val_loss_ = r.loss;
@@ -206,9 +206,9 @@ void Trainer::validate_and_save() {
     if (out_) {
         end_progress_line();
         std::string line = fmt::format("step {:>6d} validation: loss {:.4f} nats", step_, r.loss);
-        if (options_.task != "vit") line += fmt::format(" = {:.4f} bits per {}", r.bits(), options_.task == "lm" ? "byte" : "token");
+        if (options_.task != TaskKind::vit) line += fmt::format(" = {:.4f} bits per {}", r.bits(), options_.task == TaskKind::lm ? "byte" : "token");
         line += fmt::format(", accuracy {:.2f}%", 100 * r.accuracy);
-        if (options_.task == "synthetic")
+        if (options_.task == TaskKind::synthetic)
             line += fmt::format(" (Bayes-optimal {:.2f}% expected, {:.2f}% on these batches)", 100 * bayes_expected_,
                                 100 * r.bayes_accuracy);
         if (improved) line += " *best*";
@@ -238,7 +238,7 @@ void Trainer::print_progress() {
     const int64_t done = step_ - session_first_step_;
     const double left = done > 0 ? double(options_.steps - step_) * session / double(done) : kNaN;
     const double rate = interval_seconds_ > 0 ? interval_items_ / interval_seconds_ : 0;
-    const std::string unit = options_.task == "vit" ? "img/s" : "tok/s";
+    const std::string unit = options_.task == TaskKind::vit ? "img/s" : "tok/s";
     std::string rate_text = rate >= 1e4 ? fmt::format("{:.1f}k {}", rate / 1e3, unit) : fmt::format("{:.0f} {}", rate, unit);
     std::string line = fmt::format("step {:>6d}/{}  loss {:.4f}  lr {:.2e}  grad {:.3f}  {}  elapsed {}  left {}",
                                    step_, options_.steps, interval_loss_ / double(interval_steps_), last_lr_,
@@ -286,7 +286,7 @@ StopReason Trainer::train(int64_t until) {
                 last_saved_ = path_in_run("last.safetensors");
                 last_saved_step_ = step_;
             }
-            plot_loss(path_in_run("loss.png"), {options_.run}, {config_.attn}, nullptr);  // the curve so far
+            plot_loss(path_in_run("loss.png"), {options_.run}, {attn_kind_name(config_.attn)}, nullptr);  // the curve so far
             if (out_) {
                 fmt::print(out_, "stopped by {} at step {} of {}: saved {}\n", name, step_, options_.steps, last_saved_);
                 fmt::print(out_, "resume with: plat train {} --resume {}\n", options_.task, options_.run);
@@ -321,7 +321,7 @@ void Trainer::finish() {
         if (out_)
             fmt::print(out_, "run directory {}: config.json, metrics.csv, last.safetensors, best.safetensors\n",
                        options_.run);
-        if (plot_loss(path_in_run("loss.png"), {options_.run}, {config_.attn}, out_) && out_)
+        if (plot_loss(path_in_run("loss.png"), {options_.run}, {attn_kind_name(config_.attn)}, out_) && out_)
             fmt::print(out_, "loss plot: {}\n", path_in_run("loss.png"));
     }
     if (out_) std::fflush(out_);

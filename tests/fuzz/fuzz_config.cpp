@@ -13,7 +13,7 @@ using namespace plat;
 using plat_fuzz::fuzz_check;
 
 static bool same(const ModelConfig& a, const ModelConfig& b) {
-    bool size_same = a.model == "vit" ? a.patch == b.patch : a.context == b.context;  // the key each one stores
+    bool size_same = a.model == ModelKind::vit ? a.patch == b.patch : a.context == b.context;  // the key each one stores
     return a.model == b.model && a.dim == b.dim && a.layers == b.layers && a.heads == b.heads && size_same &&
            a.attn == b.attn && a.p == b.p && a.self == b.self && a.eps == b.eps && a.learn_p == b.learn_p &&
            a.seed == b.seed;
