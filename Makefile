@@ -49,13 +49,17 @@ F64_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/f64/%.o)
 
 DEPS_PKGS := g++ make libopenblas-openmp-dev doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev gdb graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# $(call need,PKG...): install the Debian packages that are missing (the one way every target does it).
+need = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+       [ -z "$$missing" ] || { echo "installing$$missing"; $(SUDO) apt-get update -qq && \
+       DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }
 
 # Build with every core unless the user chose -j themselves.
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
-.PHONY: all test demo experiments bench debug test-debug deps data fuzz clean
+.PHONY: all test demo experiments bench figures debug test-debug deps data fuzz clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -78,11 +82,7 @@ $(BUILD)/tests_f64: $(BUILD)/f64/tests/main.o $(TEST_F64:%.cpp=$(BUILD)/f64/%.o)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 deps:
-	@missing=""; for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	@$(call need,$(DEPS_PKGS))
 
 data:
 	@bash datasets/prepare_data.sh data
@@ -96,7 +96,7 @@ test: deps
 # Steps in order (not as prerequisites, which -j would run at once: two apt-gets would collide).
 demo: deps
 	@bash datasets/prepare_data.sh data
-	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
+	@$(call need,gnuplot-nox)
 	@$(MAKE) --no-print-directory $(BUILD)/plat
 	bash experiments/scripts/demo.sh $(BUILD)/plat
 
@@ -104,19 +104,27 @@ demo: deps
 # and plot. Interrupted (Ctrl-C), it continues where it stopped the next time. Same order as demo.
 experiments: deps
 	@bash datasets/prepare_data.sh data
-	@dpkg -s gnuplot-nox >/dev/null 2>&1 || dpkg -s gnuplot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
+	@$(call need,gnuplot-nox)
 	@$(MAKE) --no-print-directory $(BUILD)/plat
 	bash experiments/scripts/study/run.sh $(BUILD)/plat
 	bash experiments/scripts/vit_quality.sh $(BUILD)/plat
-	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+	@$(call need,python3-torch)
 	bash experiments/scripts/compare_torch.sh $(BUILD)/plat
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.
 bench: deps
-	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+	@$(call need,python3-torch)
 	@$(MAKE) --no-print-directory $(BUILD)/plat
 	sh experiments/bench/compare.sh $(BUILD)
+
+# Every figure of notes chapters 00-05 (experiments/scripts/figures/make_figures.sh): gnuplot and
+# Graphviz drawings, plat graph's pictures, and the attention maps of three small trained models.
+figures: deps
+	@bash datasets/prepare_data.sh data
+	@$(call need,gnuplot-nox graphviz)
+	@$(MAKE) --no-print-directory $(BUILD)/plat
+	sh experiments/scripts/figures/make_figures.sh $(BUILD)/plat
 
 debug:
 	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O0 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
@@ -126,7 +134,7 @@ test-debug: deps
 
 FUZZ_SECONDS ?= 120
 fuzz:
-	@dpkg -s clang >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang; }
+	@$(call need,clang)
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
