@@ -71,7 +71,10 @@ OpTiming& OpProfile::slot(const std::string& label) {
 
 void OpProfile::on_record(const char* op, const Shape& out, const std::vector<Var>& inputs, const Node* node) {
     const double wall = wall_seconds(), cpu = cpu_seconds();
-    const std::string label = std::string(op) + " " + out.str();
+    // Name and output shape, and the first input's shape where it differs: the four products of
+    // a block are then four lines ("linear [B, T, C] from [B, T, 4C]" is the MLP's second one).
+    std::string label = std::string(op) + " " + out.str();
+    if (!inputs.empty() && inputs[0].defined() && !(inputs[0].shape() == out)) label += " from " + inputs[0].shape().str();
     OpTiming& s = slot(label);
     s.calls++;
     s.forward_s += wall - last_wall_;

@@ -6,8 +6,9 @@
 // operation's forward time is the time since the previous record() (or since mark()): it includes
 // the glue code between two operations (reshapes of index lists, a Batch's preparation), which is
 // part of the step too. Backward: Var::backward times each node's backward function. Operations are
-// grouped by name and output shape ("linear [32, 128, 384]"), so the four Linear layers of a block
-// show as four lines without any labelling in the model's code.
+// grouped by name, output shape and, where it differs, the first input's shape ("linear
+// [32, 128, 128] from [32, 128, 512]"), so the four Linear layers of a block show as four lines
+// without any labelling in the model's code.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,7 +23,7 @@ class Var;
 struct Node;
 
 struct OpTiming {
-    std::string op;             // name and output shape, "matmul [32, 128, 256]"
+    std::string op;             // name and shapes, "linear [32, 128, 384] from [32, 128, 128]"
     int64_t calls = 0;          // forward calls
     double forward_s = 0;       // wall seconds since the previous operation (see above)
     double backward_s = 0;      // wall seconds in its backward functions

@@ -157,15 +157,15 @@ TEST_CASE("OpProfile: the engine times every operation; its FLOPs agree with the
     for (const OpTiming& t : prof.ops()) by[t.op] = t;
     REQUIRE(by.size() == 4);
     // Products: 2 * rows * out * in forward; backward the same for each operand with a gradient.
-    const OpTiming& l1 = by.at("linear [4, 5]");
+    const OpTiming& l1 = by.at("linear [4, 5] from [4, 3]");
     CHECK(l1.calls == 1);
     CHECK(l1.forward_flops == 2 * 4 * 5 * 3);
     CHECK(l1.backward_flops == 2 * 4 * 5 * 3);  // x has no gradient: only dW1
-    const OpTiming& l2 = by.at("linear [4, 2]");
+    const OpTiming& l2 = by.at("linear [4, 2] from [4, 5]");
     CHECK(l2.forward_flops == 2 * 4 * 2 * 5);
     CHECK(l2.backward_flops == 2 * (2 * 4 * 2 * 5));  // dW2 and the gradient into gelu's output
-    CHECK(by.at("gelu [4, 5]").forward_flops == 0);
-    CHECK(by.count("sum_all [1]") == 1);
+    CHECK(by.at("gelu [4, 5]").forward_flops == 0);  // same shape in and out: no "from"
+    CHECK(by.count("sum_all [1] from [4, 2]") == 1);
     for (const auto& [name, t] : by) {
         INFO(name);
         CHECK(t.forward_s >= 0);

@@ -320,7 +320,7 @@ void print_breakdown(const json& j) {
     fmt::print("  where the time goes (mean of {} profiled steps; one took {:.1f} ms wall; cpu = process CPU time, "
                "all threads):\n",
                j["profile_steps"].get<int>(), step_ms);
-    fmt::print("    {:<40} {:>5} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}\n", "operation", "calls", "fwd ms", "bwd ms",
+    fmt::print("    {:<56} {:>5} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}\n", "operation", "calls", "fwd ms", "bwd ms",
                "total ms", "%step", "cpu ms", "fwd GF/s", "bwd GF/s");
     double nodes_ms = 0, total_ms = 0;
     for (const json& e : j["breakdown"]) {
@@ -334,12 +334,12 @@ void print_breakdown(const json& j) {
         auto rate = [&](const char* key) {
             return e.contains(key) ? fmt::format("{:9.1f}", e[key].get<double>()) : std::string(9, ' ');
         };
-        fmt::print("    {:<40} {:>5} {:9.2f} {:9.2f} {:9.2f} {:5.1f}% {:9.2f} {} {}\n", op, e["calls"].get<int>(), f, b,
+        fmt::print("    {:<56} {:>5} {:9.2f} {:9.2f} {:9.2f} {:5.1f}% {:9.2f} {} {}\n", op, e["calls"].get<int>(), f, b,
                    f + b, 100 * (f + b) / step_ms, c, rate("fwd_gflops"), rate("bwd_gflops"));
     }
     // The engine's own work: the topological sort, clearing old gradients, the seed.
     const double engine = total_ms - nodes_ms;
-    fmt::print("    {:<40} {:>5} {:9.2f} {:9.2f} {:9.2f} {:5.1f}%\n", "backward engine (sort, seed, bookkeeping)", "",
+    fmt::print("    {:<56} {:>5} {:9.2f} {:9.2f} {:9.2f} {:5.1f}%\n", "backward engine (sort, seed, bookkeeping)", "",
                0.0, engine, engine, 100 * engine / step_ms);
 }
 
