@@ -258,6 +258,10 @@ const Row kBadInputs[] = {
     {{"bench", "--sgemm-size", "10"}, 2, "--sgemm-size: Value 10 not in range"},
     {{"bench", "--sgemm-gflops", "nan"}, 2, "--sgemm-gflops: 'nan' is not a finite number"},
     {{"bench", "--attn", "x"}, 2, "--attn: x not in {softmax,plap,both}"},
+    // ---- plot -------------------------------------------------------------------------------------
+    {{"plot"}, 2, "runs is required"},
+    {{"plot", "{F}/missing"}, 1, "has no metrics.csv; give run directories written by `plat train`"},
+    {{"plot", "{F}/missing=label", "--out", "{E}/x.png"}, 1, "'{F}/missing' has no metrics.csv"},
     // ---- mlp-demo ---------------------------------------------------------------------------------
     {{"mlp-demo", "--bogus"}, 2, "not expected: --bogus"},
     {{"mlp-demo", "--hidden", "0"}, 2, "--hidden: Value 0 not in range"},
