@@ -1,7 +1,7 @@
 // core/fast_math.h: exp and log for float, written so that a loop calling them vectorizes.
 // glibc's expf, logf and tanhf are opaque calls, one value at a time (GCC maps them to the vector
 // library only under -ffast-math), and GELU's tanhf once dominated a training step
-// (notes/07-performance.md, "Vectorizable exp and log"). These are the textbook reductions: a few
+// (notes/07-performance.md, "Measured history of the changes"). These are the textbook reductions: a few
 // exact steps bring x into a small interval, where a short series is accurate to float's rounding.
 // In the double build (PLAT_REAL=double, the gradient checks) they are std::exp and std::log.
 #pragma once

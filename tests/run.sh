@@ -3,7 +3,8 @@
 # ("tests: N passed, M failed") that adds up their test cases. Exits non-zero on any failure.
 build=${1:-build}
 # Idle OpenMP threads sleep instead of spinning. The tests measure no speed, and on a busy 2-core
-# machine spinning threads that wait for a descheduled peer made small suites 10-100x slower.
+# machine spinning threads that wait for a descheduled peer made small suites many times slower
+# (notes/07-performance.md, "Measured history of the changes").
 # (libgomp reads this when the program starts, so it must be set here, not by the program.)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 status=0

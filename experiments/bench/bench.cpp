@@ -381,7 +381,7 @@ json run_case_in_child(const std::string& name, const std::string& attn, const B
     return json::parse(out);
 }
 
-// ---- single operations in isolation (--ops; notes/07, "What to change") ---------------------------------
+// ---- single operations in isolation (--ops; notes/07, "The profile") ---------------------------------
 // The breakdown above says where a step's time goes; this says what one operation costs at the case's
 // sizes with nothing else around it, next to what the same work costs done more directly (a plain
 // loop, one gemm with beta = 1): the gap is what a rewrite could gain. Each line is the median

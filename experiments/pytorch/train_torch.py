@@ -40,8 +40,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Idle OpenMP threads sleep instead of spinning (read once, when torch loads libgomp): on a shared
-# machine spinning threads steal the cores they wait for (a 3-batch evaluation took 18 s instead
-# of 0.2 s under load). experiments/scripts/compare_torch.sh sets the same for plat; an explicit
+# machine spinning threads steal the cores they wait for (notes/07-performance.md, "Measured
+# history of the changes"). experiments/scripts/compare_torch.sh sets the same for plat; an explicit
 # OMP_WAIT_POLICY in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -16,11 +16,9 @@
 # in the check runs); a wrong tensor, name or layout changes the loss by much more.
 #
 # PLAT: the command line (default build/plat). Environment:
-#   COMPARE_STEPS   optimizer steps of each run (default 2000). Estimated on two idle cores: plat
-#                   ~11k tok/s (experiments/scripts/demo.sh: 800 steps in 2.5 min), PyTorch ~16-19k tok/s
-#                   (notes/07-performance.md), so 2000 steps x 2048 tokens take about 6 and 4 minutes;
-#                   five passes over the validation split, 10-20 s each: the whole script about 11-12
-#                   minutes (much more on a busy machine: check the load averages it prints).
+#   COMPARE_STEPS   optimizer steps of each run (default 2000; the time it takes is in
+#                   notes/06b-plat-vs-pytorch.md; much more on a busy machine: check the load
+#                   averages it prints).
 #   COMPARE_SEEDS   seeds, each giving one plat and one PyTorch run (default "0": the issue asks for
 #                   one run each; "0 1 2" adds mean +- sd rows and triples the time)
 #   COMPARE_THREADS threads of both (default 2): PLAT_THREADS for plat, torch.set_num_threads for PyTorch

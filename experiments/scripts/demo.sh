@@ -5,9 +5,8 @@
 # the default self term "exclude"); then prints their validation loss (nats and bits per byte) and speed side by
 # side, plots both loss curves in one picture, and prints a short sample from each.
 # PLAT is the command line (default build/plat). Environment: PLAT_DATA_DIR (default ./data),
-# DEMO_DIR (default runs/demo), DEMO_STEPS (default 1500: measured at 800 steps, 64 s for the softmax
-# run and 76 s for p-LaT on two idle cores, so 1500 steps take about 2 and 2.5 minutes and the whole
-# demo about 5; up to twice that when other programs keep the cores busy).
+# DEMO_DIR (default runs/demo), DEMO_STEPS (default 1500; the time it takes is in the README and
+# notes/07-performance.md, "Measured history of the changes").
 set -euo pipefail
 
 PLAT=${1:-build/plat}
@@ -16,7 +15,7 @@ STEPS=${DEMO_STEPS:-1500}
 DATA=${PLAT_DATA_DIR:-data}
 start=$(date +%s)
 # Idle OpenMP threads sleep instead of spinning: on a machine where anything else runs, spinning
-# threads steal the cores they wait for, and a step can take 4x longer (measured on 2 cores).
+# threads steal the cores they wait for (notes/07-performance.md, "Measured history of the changes").
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 if [ ! -x "$PLAT" ]; then
@@ -29,8 +28,8 @@ if [ ! -s "$DATA/kjv.txt" ]; then
 fi
 
 # Model: C = 128, L = 4, H = 4, context 128 (0.84M parameters). Training: batch 16 x 128 bytes,
-# AdamW with 50 warm-up steps to lr 4e-3 (measured: softmax after 700 steps reached 1.69 nats,
-# against 1.80 with 2e-3) and a cosine down to 2e-4; validation every 100 steps on 20 batches
+# AdamW with 50 warm-up steps to lr 4e-3 (better than 2e-3 at this budget: notes/07-performance.md,
+# "Measured history of the changes") and a cosine down to 2e-4; validation every 100 steps on 20 batches
 # (40960 bytes) of the held-out last 10% of the text.
 MODEL="--dim 128 --layers 4 --heads 4 --context 128 --seed 0"
 TRAIN="--steps $STEPS --batch 16 --lr 4e-3 --min-lr 2e-4 --warmup 50 --eval-every 100 --eval-batches 20 --log-every 50"
