@@ -13,6 +13,9 @@
 #                    plat beside PyTorch at nanoGPT scale (compare_torch.sh)        (~70 min idle)
 #   make bench       plat bench beside PyTorch (python3-torch, installed when missing): lm-s, lm-m,
 #                    vit-s x softmax/plap x 1/2 threads, one table with the ratios      (~8 min)
+#   make figures     every figure of notes/00-05 (gnuplot, Graphviz, plat graph, three small models)
+#   make exercise N  prepare workbook exercise N (notes/exercises) in tests/exercises/work/;
+#   make grade [N]   grade it, or list every exercise's state; make exercises-check: CI's proof
 #   make deps        install the Debian packages plat needs, when missing
 #   make clean
 # The library is compiled twice: in float (build/f32, the real thing) and with the scalar type
