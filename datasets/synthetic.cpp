@@ -16,6 +16,9 @@ void ClusterTaskConfig::validate() const {
     if (!(keep > 1.0 / members && keep <= 1.0))
         fail("ClusterTaskConfig: keep must be in (1/members, 1] = ({}, 1], got {}; at or below "
              "1/members the shown member says nothing about the true one", 1.0 / members, keep);
+    if (control && clusters < 2)
+        fail("ClusterTaskConfig: the control task needs clusters >= 2 (the answer comes from another cluster), got {}",
+             clusters);
     if (first_token < 0 || first_token + int64_t(clusters) * members > 256)
         fail("ClusterTaskConfig: tokens first_token .. first_token + clusters * members - 1 = {} .. {} "
              "must be bytes (0 .. 255)", first_token, first_token + int64_t(clusters) * members - 1);
@@ -41,8 +44,9 @@ Batch cluster_task_batch(const ClusterTaskConfig& config, int64_t B, int64_t T, 
                 int other = int(gen.randint(M - 1));
                 shown = other < truth[c] ? other : other + 1;
             }
+            const int a = config.answer_cluster(c);
             batch.tokens[b * T + t] = config.token(c, shown);
-            batch.targets[b * T + t] = config.token(c, truth[c]);
+            batch.targets[b * T + t] = config.token(a, truth[a]);
         }
     }
     return batch;
@@ -80,10 +84,11 @@ std::vector<int64_t> cluster_task_bayes_predict(const ClusterTaskConfig& config,
                      "vocabulary [{}, {})", token, b, t, config.first_token, config.first_token + K * M);
             int c = config.cluster_of(token);
             counts[c * M + config.member_of(token)]++;
-            int best = 0;  // strict > keeps the smallest member among ties
+            const int a = config.answer_cluster(c);
+            int best = 0;  // strict > keeps the smallest member among ties (and when a is unseen)
             for (int m = 1; m < M; m++)
-                if (counts[c * M + m] > counts[c * M + best]) best = m;
-            predict[b * T + t] = config.token(c, best);
+                if (counts[a * M + m] > counts[a * M + best]) best = m;
+            predict[b * T + t] = config.token(a, best);
         }
     }
     return predict;
@@ -107,8 +112,9 @@ static double binomial_pmf(int64_t k, int64_t n, double p, const std::vector<dou
 
 double cluster_task_accuracy_given_count(const ClusterTaskConfig& config, int64_t n) {
     config.validate();
-    if (n < 1) fail("cluster_task_accuracy_given_count: n must be >= 1, got {}", n);
+    if (n < 0) fail("cluster_task_accuracy_given_count: n must be >= 0, got {}", n);
     const int M = config.members, others = M - 1;
+    if (n == 0) return 1.0 / double(M);  // nothing seen: the smallest member, right 1 time in M
     const std::vector<double> log_factorial = log_factorials(n);
     // The n observations of the cluster are independent: the true member with probability q,
     // each other member with (1 - q) / (M - 1). With k of them the true member, the predictor is
@@ -146,12 +152,15 @@ double cluster_task_bayes_accuracy(const ClusterTaskConfig& config, int64_t T) {
     config.validate();
     if (T <= 0) fail("cluster_task_bayes_accuracy: T must be positive, got {}", T);
     const std::vector<double> log_factorial = log_factorials(T);
-    std::vector<double> given(size_t(T + 1));  // given[n], n = 1..T
-    for (int64_t n = 1; n <= T; n++) given[n] = cluster_task_accuracy_given_count(config, n);
-    // At position t the earlier t positions each fall in this cluster with probability 1/K.
+    std::vector<double> given(size_t(T + 1));  // given[n], n = 0..T
+    for (int64_t n = 0; n <= T; n++) given[n] = cluster_task_accuracy_given_count(config, n);
+    // At position t the earlier t positions each fall in the answer cluster with probability 1/K;
+    // the position itself is in it unless control (then it is in the cluster before it).
+    const int64_t self = config.control ? 0 : 1;
     double total = 0;
     for (int64_t t = 0; t < T; t++)
-        for (int64_t n = 1; n <= t + 1; n++) total += binomial_pmf(n - 1, t, 1.0 / config.clusters, log_factorial) * given[n];
+        for (int64_t n = self; n <= t + self; n++)
+            total += binomial_pmf(n - self, t, 1.0 / config.clusters, log_factorial) * given[n];
     return total / double(T);
 }
 

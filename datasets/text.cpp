@@ -1,4 +1,4 @@
-// datasets/text.cpp: byte text loading, the train/validation split, and the two batchers
+// datasets/text.cpp: byte text loading, the train/validation/test split, and the two batchers
 // (notes/06a-data.md, "The split", "The training sampler", "The evaluation pass").
 #include "datasets/text.h"
 
@@ -14,17 +14,23 @@ std::vector<uint8_t> load_text_bytes(const std::string& path) {
     return read_file_bytes(path, "text");
 }
 
-TextSplit split_text(const std::vector<uint8_t>& bytes, double val_fraction) {
-    if (!(val_fraction >= 0 && val_fraction < 1))
-        fail("split_text: val_fraction must be in [0, 1), got {}", val_fraction);
+TextSplit split_text(const std::vector<uint8_t>& bytes, double held_out_fraction, double test_fraction) {
+    if (!(held_out_fraction >= 0 && held_out_fraction < 1))
+        fail("split_text: held_out_fraction must be in [0, 1), got {}", held_out_fraction);
+    if (!(test_fraction >= 0 && test_fraction <= held_out_fraction))
+        fail("split_text: test_fraction must be in [0, held_out_fraction = {}], got {}", held_out_fraction,
+             test_fraction);
     int64_t n = int64_t(bytes.size());
-    // For val_fraction = 0.1 this is n / 10 in integer arithmetic: the double nearest 0.1 lies
-    // slightly above 0.1, so n * 0.1 never rounds below n / 10 (tests check n = 0..100000).
-    int64_t n_val = int64_t(std::floor(double(n) * val_fraction));
+    // For 0.1 and 0.05 these are n / 10 and n / 20 in integer arithmetic: the doubles nearest 0.1
+    // and 0.05 lie slightly above them, so the products never round below (the tests check it).
+    int64_t n_held = int64_t(std::floor(double(n) * held_out_fraction));
+    int64_t n_test = int64_t(std::floor(double(n) * test_fraction));
     TextSplit split;
-    split.boundary = n - n_val;
+    split.boundary = n - n_held;
+    split.test_boundary = n - n_test;
     split.train.assign(bytes.begin(), bytes.begin() + split.boundary);
-    split.val.assign(bytes.begin() + split.boundary, bytes.end());
+    split.val.assign(bytes.begin() + split.boundary, bytes.begin() + split.test_boundary);
+    split.test.assign(bytes.begin() + split.test_boundary, bytes.end());
     return split;
 }
 
@@ -35,11 +41,12 @@ static void check_window(int64_t n, int64_t B, int64_t T, const std::string& nam
              "use a longer text or a smaller context T", who, name, n, T + 1);
 }
 
-TextSplit load_text_splits(const std::string& path, int64_t T, double val_fraction) {
-    TextSplit split = split_text(load_text_bytes(path), val_fraction);
+TextSplit load_text_splits(const std::string& path, int64_t T, double held_out_fraction, double test_fraction) {
+    TextSplit split = split_text(load_text_bytes(path), held_out_fraction, test_fraction);
     std::string who = "load_text_splits('" + path + "')";
     check_window(int64_t(split.train.size()), 1, T, "train", who.c_str());
     check_window(int64_t(split.val.size()), 1, T, "validation", who.c_str());
+    if (test_fraction > 0) check_window(int64_t(split.test.size()), 1, T, "test", who.c_str());
     return split;
 }
 

@@ -1,5 +1,5 @@
 // datasets/text.h: a text file as bytes for byte-level language modelling (the KJV, data/kjv.txt).
-// A 90/10 split by position, a seeded sampler of random windows for training whose state can be
+// A 90/5/5 split by position (train, validation, test), a seeded sampler of random windows for training whose state can be
 // saved and restored, and a sequential pass over a split for evaluation (notes/06a-data.md).
 #pragma once
 #include <cstdint>
@@ -14,18 +14,26 @@ namespace plat {
 // The whole file, as bytes. Throws plat::Error naming the file when it is missing or empty.
 std::vector<uint8_t> load_text_bytes(const std::string& path);
 
-// Training text first, validation text last: bytes [0, boundary) and [boundary, n), with
-// n_val = floor(n * val_fraction), boundary = n - n_val (notes/06a-data.md, "The split").
+// Training text first, then validation, then test: bytes [0, boundary), [boundary, test_boundary)
+// and [test_boundary, n), with boundary = n - floor(n * held_out_fraction) and test_boundary =
+// n - floor(n * test_fraction). The training part depends on held_out_fraction alone, so adding
+// the test split left it byte for byte what it was under the old 90/10 split
+// (notes/06a-data.md, "The split"; notes/06c-what-p-lat-changes.md, section 3).
 struct TextSplit {
     std::vector<uint8_t> train;
     std::vector<uint8_t> val;
-    int64_t boundary = 0;  // index in the file of val[0]
+    std::vector<uint8_t> test;
+    int64_t boundary = 0;       // index in the file of val[0]
+    int64_t test_boundary = 0;  // index in the file of test[0] (n when there is no test part)
 };
-TextSplit split_text(const std::vector<uint8_t>& bytes, double val_fraction = 0.1);
+// Needs 0 <= test_fraction <= held_out_fraction < 1; test_fraction = 0 leaves no test part.
+TextSplit split_text(const std::vector<uint8_t>& bytes, double held_out_fraction = 0.1, double test_fraction = 0.05);
 
 // load_text_bytes + split_text, then checks that each split holds at least one window of T + 1
-// bytes, so that both samplers below can be built. The KJV: data_dir() + "/kjv.txt".
-TextSplit load_text_splits(const std::string& path, int64_t T, double val_fraction = 0.1);
+// bytes (the test split only when there is one), so that the samplers below can be built. The
+// KJV: data_dir() + "/kjv.txt".
+TextSplit load_text_splits(const std::string& path, int64_t T, double held_out_fraction = 0.1,
+                           double test_fraction = 0.05);
 
 // Training batches: B windows of T + 1 consecutive bytes, each starting at a position drawn
 // uniformly from [0, n - T) by a seeded Generator; x is the first T bytes, y the last T, so

@@ -84,22 +84,32 @@ TEST_SUITE("datasets") {
 // ---------------------------------------------------------------------------------------------
 // Text: the split
 
-TEST_CASE("text: the split puts floor(n / 10) bytes, the last ones, in validation") {
-    // The library computes floor(n * 0.1) in double; integer n / 10 is the independent reference.
+TEST_CASE("text: the split keeps the first n - floor(n / 10) bytes for training, then validation, then the last floor(n / 20) for test") {
+    // The library computes floor(n * 0.1) and floor(n * 0.05) in double; integer n / 10 and n / 20
+    // are the independent reference. The training part is the old 90/10 split's, byte for byte.
     for (int64_t n = 0; n <= 3000; n++) {
         std::vector<uint8_t> bytes = counting_bytes(n);
         TextSplit s = split_text(bytes);
-        REQUIRE(int64_t(s.val.size()) == n / 10);
         REQUIRE(int64_t(s.train.size()) == n - n / 10);
+        REQUIRE(int64_t(s.val.size()) == n / 10 - n / 20);
+        REQUIRE(int64_t(s.test.size()) == n / 20);
         REQUIRE(s.boundary == int64_t(s.train.size()));
-        // train then val is the original text, nothing lost, nothing reordered
+        REQUIRE(s.test_boundary == n - n / 20);
+        // train, val, test is the original text, nothing lost, nothing reordered
         std::vector<uint8_t> joined = s.train;
         joined.insert(joined.end(), s.val.begin(), s.val.end());
+        joined.insert(joined.end(), s.test.begin(), s.test.end());
         REQUIRE(joined == bytes);
     }
-    CHECK(split_text(counting_bytes(1000), 0.25).val.size() == 250);
-    CHECK(split_text(counting_bytes(1000), 0.0).val.empty());
-    CHECK(contains(error_of([] { split_text(counting_bytes(10), 1.0); }), "val_fraction"));
+    TextSplit quarter = split_text(counting_bytes(1000), 0.25, 0.1);
+    CHECK(quarter.train.size() == 750);
+    CHECK(quarter.val.size() == 150);
+    CHECK(quarter.test.size() == 100);
+    CHECK(split_text(counting_bytes(1000), 0.25, 0.0).val.size() == 250);  // no test part
+    CHECK(split_text(counting_bytes(1000), 0.25, 0.0).test.empty());
+    CHECK(split_text(counting_bytes(1000), 0.0, 0.0).val.empty());
+    CHECK(contains(error_of([] { split_text(counting_bytes(10), 1.0); }), "held_out_fraction"));
+    CHECK(contains(error_of([] { split_text(counting_bytes(10), 0.1, 0.2); }), "test_fraction"));
 }
 
 TEST_CASE("text: missing, empty and too-short files give errors that say what to do") {
@@ -116,13 +126,17 @@ TEST_CASE("text: missing, empty and too-short files give errors that say what to
 
     CHECK(contains(error_of([&] { load_text_bytes(dir.path); }), "not a regular file"));
 
-    // 100 bytes: train 90, validation 10. T = 9 fits both (10 >= T + 1); T = 10 does not.
+    // 100 bytes: train 90, validation 5, test 5. T = 4 fits all three (5 >= T + 1); T = 5 does not.
     write_file(dir.file("short.txt"), counting_bytes(100));
-    TextSplit s = load_text_splits(dir.file("short.txt"), 9);
-    CHECK(s.val.size() == 10);
-    msg = error_of([&] { load_text_splits(dir.file("short.txt"), 10); });
-    CHECK(contains(msg, "validation split has 10 bytes"));
-    CHECK(contains(msg, "fewer than one window of T + 1 = 11"));
+    TextSplit s = load_text_splits(dir.file("short.txt"), 4);
+    CHECK(s.val.size() == 5);
+    CHECK(s.test.size() == 5);
+    msg = error_of([&] { load_text_splits(dir.file("short.txt"), 5); });
+    CHECK(contains(msg, "validation split has 5 bytes"));
+    CHECK(contains(msg, "fewer than one window of T + 1 = 6"));
+    // A test part of 4 bytes (floor(100 * 0.04)) is too short for T = 4; validation (6) is not.
+    msg = error_of([&] { load_text_splits(dir.file("short.txt"), 4, 0.1, 0.04); });
+    CHECK(contains(msg, "test split has 4 bytes"));
     msg = error_of([&] { load_text_splits(dir.file("short.txt"), 90); });
     CHECK(contains(msg, "train split has 90 bytes"));
 
@@ -255,9 +269,13 @@ TEST_CASE("text: the real KJV, when `make data` has made it") {
     CHECK(text.substr(text.size() - 23) == "be with you all. Amen.\n");
 
     TextSplit split = load_text_splits(path, 256);
-    CHECK(int64_t(split.val.size()) == int64_t(bytes.size()) / 10);
+    const int64_t n = int64_t(bytes.size());
+    CHECK(int64_t(split.train.size()) == n - n / 10);
+    CHECK(int64_t(split.val.size()) == n / 10 - n / 20);
+    CHECK(int64_t(split.test.size()) == n / 20);
     MESSAGE("KJV: " << bytes.size() << " bytes, train " << split.train.size() << ", validation "
-                    << split.val.size() << " (from byte " << split.boundary << ")");
+                    << split.val.size() << " (from byte " << split.boundary << "), test " << split.test.size()
+                    << " (from byte " << split.test_boundary << ")");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,6 +621,46 @@ TEST_CASE("synthetic: the Bayes-optimal predictor on a hand-made sequence") {
     CHECK(cluster_task_bayes_predict(config, batch) == std::vector<int64_t>{2, 4, 1, 1, 4, 1, 2, 4});
     batch.tokens[3] = 9;
     CHECK(contains(error_of([&] { cluster_task_bayes_predict(config, batch); }), "token 9 at row 0, position 3"));
+}
+
+TEST_CASE("synthetic: the control task asks for the next cluster's true member, from the same inputs") {
+    // K = 2 clusters of M = 2 members, q = 1: every token shows its cluster's true member, so the
+    // answer at a token of cluster c is the member shown by the tokens of cluster 1 - c.
+    ClusterTaskConfig config;
+    config.clusters = 2;
+    config.members = 2;
+    config.keep = 1;
+    ClusterTaskConfig control = config;
+    control.control = true;
+    Generator g1(5), g2(5);
+    Batch plain = cluster_task_batch(config, 8, 16, g1), swapped = cluster_task_batch(control, 8, 16, g2);
+    CHECK(plain.tokens == swapped.tokens);  // the same draws: only the targets differ
+    for (int64_t b = 0; b < 8; b++)
+        for (int64_t t = 0; t < 16; t++) {
+            int c = config.cluster_of(plain.tokens[b * 16 + t]);
+            REQUIRE(plain.targets[b * 16 + t] == plain.tokens[b * 16 + t]);  // q = 1: the token is its own answer
+            REQUIRE(config.cluster_of(swapped.targets[b * 16 + t]) == 1 - c);
+            for (int64_t s = 0; s < 16; s++)  // every token of the other cluster in the row shows the answer
+                if (config.cluster_of(plain.tokens[b * 16 + s]) == 1 - c)
+                    REQUIRE(swapped.targets[b * 16 + t] == plain.tokens[b * 16 + s]);
+        }
+    // Bayes-optimal, by hand: no token of the other cluster seen yet -> the smallest member (A or C).
+    Batch hand;
+    hand.B = 1;
+    hand.T = 4;
+    hand.tokens = {'B', 'A', 'D', 'B'};  // clusters 0, 0, 1, 0 (A B | C D)
+    hand.targets = hand.tokens;          // unused by the predictor
+    // t0: cluster 1 unseen -> C; t1: still unseen -> C; t2: answer cluster 0, seen B, A: tie -> A;
+    // t3: answer cluster 1, seen D -> D.
+    CHECK(cluster_task_bayes_predict(control, hand) == std::vector<int64_t>{'C', 'C', 'A', 'D'});
+    // Exact accuracy with q = 1: right for sure once the other cluster was seen, 1/2 before. At
+    // position t that cluster is unseen with probability (1/2)^t, so the accuracy is 1 - (1/2)^(t+1):
+    // T = 3 gives (1/2 + 3/4 + 7/8) / 3 = 17/24; the plain task is always right (1).
+    CHECK(cluster_task_accuracy_given_count(control, 0) == doctest::Approx(0.5).epsilon(1e-12));
+    CHECK(cluster_task_bayes_accuracy(control, 3) == doctest::Approx(17.0 / 24).epsilon(1e-12));
+    CHECK(cluster_task_bayes_accuracy(config, 3) == doctest::Approx(1.0).epsilon(1e-12));
+    control.clusters = 1;
+    CHECK(contains(error_of([&] { control.validate(); }), "clusters >= 2"));
 }
 
 TEST_CASE("synthetic: exact Bayes accuracy against closed forms and against a simulation") {

@@ -219,6 +219,53 @@ TEST_CASE("probe: mean pairwise cosine: identical tokens 1, orthogonal 0, opposi
     CHECK(mean_pairwise_cosine(x).mean() == doctest::Approx(naive_cosine(x)).epsilon(1e-10));
 }
 
+TEST_CASE("probe: attention on a ground-truth group, on a hand-built case") {
+    // B = 1, H = 1, T = 3, clusters of the positions 0, 1, 0. Rows of A (each sums to 1):
+    //   i = 0: 0.5 0.3 0.2     i = 1: 0.1 0.6 0.3     i = 2: 0.25 0.25 0.5
+    Tensor A(Shape{1, 1, 3, 3});
+    const double rows[9] = {0.5, 0.3, 0.2, 0.1, 0.6, 0.3, 0.25, 0.25, 0.5};
+    for (int k = 0; k < 9; k++) A[k] = real(rows[k]);
+    const std::vector<int> cluster = {0, 1, 0};
+    // Own cluster, all keys (unit self term): query 0 has S = {2}: 0.2, |S| / n = 1/3; query 1 has
+    // no other key of cluster 1 (skipped); query 2 has S = {0}: 0.25, 1/3. Mean 0.225, uniform 1/3.
+    ClusterMass own = group_attention_mass(A, cluster, cluster, false, false);
+    CHECK(own.queries == 2);
+    CHECK(own.mass() == doctest::Approx(0.225).epsilon(1e-6));
+    CHECK(own.uniform() == doctest::Approx(1.0 / 3).epsilon(1e-12));
+    // Causal: only query 2 has an earlier key of its cluster (0): 0.25 over 3 keys; with the self
+    // term excluded it may attend to 2 keys, so the uniform share is 1/2.
+    ClusterMass causal = group_attention_mass(A, cluster, cluster, true, false);
+    CHECK(causal.queries == 1);
+    CHECK(causal.mass() == doctest::Approx(0.25).epsilon(1e-6));
+    CHECK(causal.uniform() == doctest::Approx(1.0 / 3).epsilon(1e-12));
+    CHECK(group_attention_mass(A, cluster, cluster, true, true).uniform() == doctest::Approx(0.5).epsilon(1e-12));
+    // The control's answer groups (K = 2: the answer of cluster c is cluster 1 - c): queries want
+    // 1, 0, 1. Query 0: S = {1}, 0.3, 1/3; query 1: S = {0, 2}, 0.1 + 0.3 = 0.4, 2/3; query 2:
+    // S = {1}, 0.25, 1/3. Mean (0.3 + 0.4 + 0.25) / 3 = 0.95 / 3, uniform (1 + 2 + 1) / 9 = 4/9.
+    ClusterMass answer = group_attention_mass(A, cluster, {1, 0, 1}, false, false);
+    CHECK(answer.queries == 3);
+    CHECK(answer.mass() == doctest::Approx(0.95 / 3).epsilon(1e-6));
+    CHECK(answer.uniform() == doctest::Approx(4.0 / 9).epsilon(1e-12));
+    // The groups of a synthetic batch: K = 2 clusters of M = 2 members from 'A': A B | C D.
+    ClusterTaskConfig task;
+    task.clusters = 2;
+    task.members = 2;
+    task.keep = 1;
+    Batch batch;
+    batch.B = 1;
+    batch.T = 3;
+    batch.tokens = {'A', 'D', 'B'};
+    batch.targets = {'A', 'D', 'A'};
+    std::vector<int> c, a;
+    cluster_groups(task, batch, c, a);
+    CHECK(c == std::vector<int>{0, 1, 0});
+    CHECK(a == std::vector<int>{0, 1, 0});
+    task.control = true;
+    cluster_groups(task, batch, c, a);
+    CHECK(a == std::vector<int>{1, 0, 1});
+    CHECK_THROWS_WITH_AS(group_attention_mass(A, {0, 1}, cluster, false, false), doctest::Contains("B * T = 3"), Error);
+}
+
 TEST_CASE("probe: bad arguments are refused with what was expected") {
     Tensor A = uniform_attention(1, 2, 4, false, false);
     Tensor v(Shape{1, 4, 4});
@@ -298,9 +345,11 @@ TEST_CASE("probe: Trace::values is v of each block, and a tiny model's probe has
     CHECK(rows[2].neighbours.mass_sum == doctest::Approx(by_hand.mass_sum).epsilon(1e-12));
 
     std::string csv = probe_csv(rows);
-    CHECK(csv.rfind("layer,nn_mass,uniform_mass,ratio,queries,cosine,p_mean,p_heads\n", 0) == 0);
+    CHECK(csv.rfind("layer,nn_mass,uniform_mass,ratio,queries,cosine,p_mean,p_heads,cluster_mass,cluster_uniform,"
+                    "answer_mass,answer_uniform\n",
+                    0) == 0);
     CHECK(csv.find("\n0,,,,0,") != std::string::npos);
-    CHECK(csv.find(",2.5;1.25\n") != std::string::npos);
+    CHECK(csv.find(",2.5;1.25,,,,\n") != std::string::npos);  // no cluster masses without the synthetic task
     int lines = 0;
     for (char ch : csv) lines += ch == '\n';
     CHECK(lines == 4);

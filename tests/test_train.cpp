@@ -382,42 +382,49 @@ TEST_CASE("train: a non-finite loss stops the run, names the step and parameter,
     CHECK(read_metrics(options.run + "/metrics.csv").size() == 4);  // no row for the bad step
 }
 
-TEST_CASE("train: evaluation is the mean over every validation window, in order") {
-    // Independent of the batching: the lm's validation loss over the whole split equals the mean
-    // of the per-window losses computed one window at a time. Tolerance 1e-5 relative: the two
-    // sum the same float losses in different groupings (in double), each loss itself is float.
+TEST_CASE("train: evaluation is the mean over every validation or test window, in order") {
+    // Independent of the batching and of TextSplit: the lm's loss over a whole split equals the
+    // mean of the per-window losses computed one window at a time on the split's bytes, cut here
+    // from the text itself (n bytes: validation [n - n/10, n - n/20), test [n - n/20, n)).
+    // Tolerance 1e-5 relative: the two sum the same float losses in different groupings (in
+    // double), each loss itself is float.
     const ModelConfig config = tiny_lm("plap", false);
     TrainData data = tiny_data("lm", config);
     std::unique_ptr<Model> model = make_model(config);
-    EvalResult r = evaluate(*model, data, "val", 5, 0);
-
-    const std::vector<uint8_t>& val = data.text.val;
-    const int64_t T = config.context, windows = (int64_t(val.size()) - 1) / T;
-    double sum = 0;
-    {
-        NoGradGuard no_grad;
-        model->eval();
-        for (int64_t w = 0; w < windows; w++) {
-            std::vector<int64_t> x(T), y(T);
-            for (int64_t t = 0; t < T; t++) {
-                x[t] = val[w * T + t];
-                y[t] = val[w * T + t + 1];
+    const std::vector<uint8_t> text = tiny_text();
+    const int64_t n = int64_t(text.size()), T = config.context;
+    double losses[2] = {0, 0};
+    for (int s = 0; s < 2; s++) {
+        const bool test = s == 1;
+        const std::vector<uint8_t> part(text.begin() + (test ? n - n / 20 : n - n / 10), text.begin() + (test ? n : n - n / 20));
+        EvalResult r = evaluate(*model, data, test ? "test" : "val", 5, 0);
+        const int64_t windows = (int64_t(part.size()) - 1) / T;
+        double sum = 0;
+        {
+            NoGradGuard no_grad;
+            model->eval();
+            for (int64_t w = 0; w < windows; w++) {
+                std::vector<int64_t> x(T), y(T);
+                for (int64_t t = 0; t < T; t++) {
+                    x[t] = part[w * T + t];
+                    y[t] = part[w * T + t + 1];
+                }
+                Batch b = Batch::lm(1, T, x, y);
+                sum += model->loss(model->forward(b), b).item();
             }
-            Batch b = Batch::lm(1, T, x, y);
-            sum += model->loss(model->forward(b), b).item();
         }
+        CHECK(r.targets == windows * T);
+        CHECK(r.batches == (windows + 4) / 5);
+        CHECK(r.loss == doctest::Approx(sum / double(windows)).epsilon(1e-5));
+        CHECK(r.bits() == doctest::Approx(r.loss / std::log(2.0)).epsilon(1e-12));
+        losses[s] = r.loss;
     }
-    CHECK(r.targets == windows * T);
-    CHECK(r.batches == (windows + 4) / 5);
-    CHECK(r.loss == doctest::Approx(sum / double(windows)).epsilon(1e-5));
-    CHECK(r.bits() == doctest::Approx(r.loss / std::log(2.0)).epsilon(1e-12));
+    CHECK(losses[0] != losses[1]);               // different bytes, so not the same windows twice
     CHECK(model->is_training() == false);  // evaluate restores the mode it found (eval, set above)
-    // The text has no test split; the error says which to use.
-    CHECK_THROWS_WITH_AS(evaluate(*model, data, "test", 5, 0), doctest::Contains("--split val"), Error);
 }
 
 TEST_CASE("train: data that cannot make one window, and bad options, are refused with what to change") {
-    std::vector<uint8_t> short_text(100, 'a');  // validation part 10 bytes < context 16 + 1
+    std::vector<uint8_t> short_text(100, 'a');  // validation and test parts 5 bytes < context 16 + 1
     CHECK_THROWS_WITH_AS(TrainData::from_text(short_text, 16, "short.txt"), doctest::Contains("smaller --context"), Error);
     TrainOptions o = tiny_options("lm");
     o.min_lr = 1;  // above --lr

@@ -46,7 +46,7 @@ void register_eval(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: loss in nats, bits per byte (lm) and accuracy");
     cmd->add_option("--checkpoint", e->checkpoint, "a .safetensors checkpoint, or a run directory (its best.safetensors)")
         ->required();
-    cmd->add_option("--split", e->split, "val, or test (vit and synthetic; the text has no test split)")
+    cmd->add_option("--split", e->split, "val or test (lm: the text's bytes 90-95% or 95-100%)")
         ->capture_default_str()
         ->check(CLI::IsMember({"val", "test"}));
     cmd->add_option("--batches", e->batches, "batches to average over; 0 = the whole split (synthetic: 50)")

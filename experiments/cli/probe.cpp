@@ -30,7 +30,8 @@ void run_probe(const ProbeCommand& o) {
     const int64_t step = run.step;
     TrainData data = load_train_data(options, c);
     std::vector<Batch> batches = probe_batches(data, c, o.batches, o.batch, o.seed);
-    std::vector<LayerProbe> rows = probe_model(*run.model, batches, o.k);
+    const bool synthetic = data.task == TaskKind::synthetic;
+    std::vector<LayerProbe> rows = probe_model(*run.model, batches, o.k, synthetic ? &data.cluster : nullptr);
 
     std::string attn = attn_kind_name(c.attn);
     if (c.attn == AttnKind::plap)
@@ -57,6 +58,12 @@ void run_probe(const ProbeCommand& o) {
     fmt::print("nn_mass: mean attention on the k keys nearest in value space (same head); uniform: what equal "
                "weights over the admissible keys would put there; cosine: mean pairwise cosine similarity of the "
                "tokens after the layer (layer 0: the embedding)\n");
+    if (synthetic)  // the ground truth of the synthetic task (notes/06c-what-p-lat-changes.md, section 7)
+        for (const LayerProbe& r : rows)
+            if (r.layer > 0)
+                fmt::print("layer {}: attention on keys of the query's own cluster {:.4f} (uniform {:.4f}), of its answer "
+                           "cluster {:.4f} (uniform {:.4f})\n",
+                           r.layer, r.cluster.mass(), r.cluster.uniform(), r.answer.mass(), r.answer.uniform());
     if (!o.csv.empty()) {
         write_file_atomic(o.csv, probe_csv(rows), "probe");
         fmt::print("wrote {}\n", o.csv);

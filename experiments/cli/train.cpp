@@ -176,6 +176,9 @@ void register_train(CLI::App& app) {
     task_option(cmd->add_option("--members", c->train.synthetic.members, "synthetic: tokens per cluster M")->check(Range(2, 64)));
     task_option(cmd->add_option("--keep", c->train.synthetic.keep, "synthetic: probability q that a position shows its cluster's true member")
                     ->check(finite_number(0, 1)));
+    task_option(cmd->add_flag("--control", c->train.synthetic.control,
+                              "synthetic: the control task, whose answer at cluster c is cluster c + 1's true member "
+                              "(notes/06c-what-p-lat-changes.md)"));
     cmd->callback([c] {
         int code = run_train(*c);
         // An interrupted run has saved its checkpoint and printed how to resume; its exit code

@@ -31,13 +31,13 @@ TrainData TrainData::from_text(const std::vector<uint8_t>& bytes, int64_t contex
     d.source = source;
     d.text = split_text(bytes);
     // Training draws windows of context + 1 bytes anywhere in its part (they may overlap), and
-    // validation cuts its part into such windows: each part needs at least one.
+    // validation and test cut theirs into such windows: each part needs at least one.
     int64_t need = context + 1;
-    if (int64_t(d.text.train.size()) < need || int64_t(d.text.val.size()) < need)
-        fail("text '{}' has {} bytes: its training part ({} bytes, the first 90%) and its validation part ({} bytes, "
-             "the last 10%) must each hold one window of --context + 1 = {} bytes; use a longer text (at least {} "
-             "bytes) or a smaller --context",
-             source, bytes.size(), d.text.train.size(), d.text.val.size(), need, 10 * need);
+    if (int64_t(d.text.train.size()) < need || int64_t(d.text.val.size()) < need || int64_t(d.text.test.size()) < need)
+        fail("text '{}' has {} bytes: its training part ({} bytes, the first 90%), validation part ({} bytes, the "
+             "next 5%) and test part ({} bytes, the last 5%) must each hold one window of --context + 1 = {} bytes; "
+             "use a longer text (at least {} bytes) or a smaller --context",
+             source, bytes.size(), d.text.train.size(), d.text.val.size(), d.text.test.size(), need, 20 * need);
     return d;
 }
 
@@ -54,7 +54,8 @@ TrainData TrainData::synthetic(const ClusterTaskConfig& cluster) {
     TrainData d;
     d.task = TaskKind::synthetic;
     d.cluster = cluster;
-    d.source = fmt::format("synthetic cluster task: {} clusters of {} members, keep {}", cluster.clusters,
+    d.source = fmt::format("synthetic cluster task{}: {} clusters of {} members, keep {}",
+                           cluster.control ? " (control: the answer is the next cluster's)" : "", cluster.clusters,
                            cluster.members, cluster.keep);
     return d;
 }
@@ -108,10 +109,9 @@ EvalResult evaluate(Model& model, const TrainData& data, const std::string& spli
     };
     const int64_t T = model.config().context;
     if (data.task == TaskKind::lm) {
-        if (split == "test")
-            fail("evaluate: the text task has no test split (the text is split 90/10 into train and validation); "
-                 "use --split val");
-        TextSequentialBatches batches(data.text.val, batch, T, "validation");
+        // The whole split in order: validation is the text's bytes 90-95%, test 95-100% (datasets/text.h).
+        const bool test = split == "test";
+        TextSequentialBatches batches(test ? data.text.test : data.text.val, batch, T, test ? "test" : "validation");
         Batch b;
         while (more() && batches.next(b)) add(b);
     } else if (data.task == TaskKind::synthetic) {

@@ -18,11 +18,11 @@ namespace plat {
 struct TrainData {
     TaskKind task = TaskKind::lm;
     std::string source;        // where it came from, for messages and config.json
-    TextSplit text;            // lm: the 90/10 split of the bytes
+    TextSplit text;            // lm: the 90/5/5 split of the bytes (train, validation, test)
     FashionMNIST images;       // vit: train / validation / test, normalized
     ClusterTaskConfig cluster;  // synthetic: the task (batches are drawn, nothing is stored)
 
-    // Text bytes split 90/10 (datasets/text.h); each split must hold one window of context + 1
+    // Text bytes split 90/5/5 (datasets/text.h); each split must hold one window of context + 1
     // bytes, else a plat::Error says how long the text is and what to change.
     static TrainData from_text(const std::vector<uint8_t>& bytes, int64_t context, const std::string& source);
     static TrainData from_images(FashionMNIST images, const std::string& source);
@@ -44,8 +44,8 @@ struct EvalResult {
 };
 
 // Mean loss and accuracy of `model` over the first `max_batches` batches of `batch` rows of a
-// split, in order (0 = the whole split). lm: "val" is the last 10% of the text, windows of
-// `context` bytes in order (TextSequentialBatches); there is no "test". vit: "val" is the
+// split, in order (0 = the whole split). lm: "val" is the text's bytes 90-95%, "test" the last
+// 5%, windows of `context` bytes in order (TextSequentialBatches). vit: "val" is the
 // validation images, "test" the official test set. synthetic: fixed batches drawn from fixed
 // seeds, one for "val" and one for "test", so every model sees the same ones (and
 // max_batches = 0 means 50). Runs in eval mode without recording a graph; restores the mode.

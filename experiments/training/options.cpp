@@ -88,7 +88,8 @@ std::string TrainOptions::to_json() const {
     j["synthetic"] = {{"clusters", synthetic.clusters},
                       {"members", synthetic.members},
                       {"keep", synthetic.keep},
-                      {"first_token", synthetic.first_token}};
+                      {"first_token", synthetic.first_token},
+                      {"control", synthetic.control}};
     return j.dump();
 }
 
@@ -116,6 +117,7 @@ TrainOptions TrainOptions::from_json(const std::string& text) {
     o.synthetic.members = get<int>(s, "members", what + ", synthetic");
     o.synthetic.keep = get<double>(s, "keep", what + ", synthetic");
     o.synthetic.first_token = get<int>(s, "first_token", what + ", synthetic");
+    o.synthetic.control = s.value("control", false);  // absent from checkpoints made before the control task
     o.validate();
     return o;
 }

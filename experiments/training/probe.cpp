@@ -82,6 +82,55 @@ NeighbourMass nearest_neighbour_mass(const Tensor& A, const Tensor& v, bool caus
     return out;
 }
 
+// ---- attention on a ground-truth group ----------------------------------------------------------
+
+void ClusterMass::add(const ClusterMass& o) {
+    mass_sum += o.mass_sum;
+    uniform_sum += o.uniform_sum;
+    queries += o.queries;
+}
+
+ClusterMass group_attention_mass(const Tensor& A, const std::vector<int>& key_group, const std::vector<int>& query_group,
+                                 bool causal, bool self_excluded) {
+    if (A.ndim() != 4 || A.size(2) != A.size(3))
+        fail("group_attention_mass: attention has shape {}; expected [B, H, T, T]", A.shape().str());
+    const int64_t B = A.size(0), H = A.size(1), T = A.size(2);
+    if (int64_t(key_group.size()) != B * T || int64_t(query_group.size()) != B * T)
+        fail("group_attention_mass: {} key groups and {} query groups for attention {}; expected B * T = {} of each",
+             key_group.size(), query_group.size(), A.shape().str(), B * T);
+    ClusterMass out;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const int64_t keys = causal ? i + 1 : T;  // j < keys may be attended to by the mask
+                const int64_t n = self_excluded ? keys - 1 : keys;
+                const int want = query_group[b * T + i];
+                const real* row = A.data() + ((b * H + h) * T + i) * T;  // A[b, h, i, :]
+                double mass = 0;
+                int64_t members = 0;
+                for (int64_t j = 0; j < keys; j++) {
+                    if (j == i || key_group[b * T + j] != want) continue;
+                    mass += double(row[j]);
+                    members++;
+                }
+                if (members == 0) continue;
+                out.mass_sum += mass;
+                out.uniform_sum += double(members) / double(n);
+                out.queries++;
+            }
+    return out;
+}
+
+void cluster_groups(const ClusterTaskConfig& task, const Batch& batch, std::vector<int>& cluster,
+                    std::vector<int>& answer) {
+    cluster.resize(batch.tokens.size());
+    answer.resize(batch.tokens.size());
+    for (size_t k = 0; k < batch.tokens.size(); k++) {
+        cluster[k] = task.cluster_of(batch.tokens[k]);
+        answer[k] = task.answer_cluster(cluster[k]);
+    }
+}
+
 // ---- over-smoothing ------------------------------------------------------------------------------
 
 CosineSimilarity mean_pairwise_cosine(const Tensor& x) {
@@ -143,7 +192,8 @@ std::vector<std::vector<double>> layer_exponents(Model& model) {
 
 // ---- the probe -----------------------------------------------------------------------------------
 
-std::vector<LayerProbe> probe_model(Model& model, const std::vector<Batch>& batches, int k) {
+std::vector<LayerProbe> probe_model(Model& model, const std::vector<Batch>& batches, int k,
+                                    const ClusterTaskConfig* task) {
     if (batches.empty()) fail("probe: no batches to measure on");
     const ModelConfig& c = model.config();
     const bool causal = c.model == ModelKind::lm;
@@ -158,15 +208,21 @@ std::vector<LayerProbe> probe_model(Model& model, const std::vector<Batch>& batc
     model.eval();
     NoGradGuard no_grad;
     int64_t T = 0;  // tokens per sequence, for the message below
+    std::vector<int> cluster, answer;  // [B * T] ground-truth groups of the synthetic task
     for (const Batch& batch : batches) {
         Trace trace;
         model.forward(batch, &trace);
+        if (task) cluster_groups(*task, batch, cluster, answer);
         T = trace.embedded.size(1);
         rows[0].cosine.add(mean_pairwise_cosine(trace.embedded));
         for (size_t l = 0; l < trace.hidden.size(); l++) {
             rows[l + 1].neighbours.add(
                 nearest_neighbour_mass(trace.attention[l], trace.values[l], causal, self_excluded, k));
             rows[l + 1].cosine.add(mean_pairwise_cosine(trace.hidden[l]));
+            if (task) {
+                rows[l + 1].cluster.add(group_attention_mass(trace.attention[l], cluster, cluster, causal, self_excluded));
+                rows[l + 1].answer.add(group_attention_mass(trace.attention[l], cluster, answer, causal, self_excluded));
+            }
         }
     }
     model.train(was_training);
@@ -223,12 +279,14 @@ double mean_of(const std::vector<double>& p) {
 }  // namespace
 
 std::string probe_csv(const std::vector<LayerProbe>& rows) {
-    std::string out = "layer,nn_mass,uniform_mass,ratio,queries,cosine,p_mean,p_heads\n";
+    std::string out = "layer,nn_mass,uniform_mass,ratio,queries,cosine,p_mean,p_heads,cluster_mass,cluster_uniform,"
+                      "answer_mass,answer_uniform\n";
     for (const LayerProbe& r : rows) {
         const NeighbourMass& n = r.neighbours;
-        out += fmt::format("{},{},{},{},{},{},{},{}\n", r.layer, number(n.mass()), number(n.uniform()),
+        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", r.layer, number(n.mass()), number(n.uniform()),
                            number(n.mass() / n.uniform()), n.queries, number(r.cosine.mean()), number(mean_of(r.p)),
-                           joined(r.p, ";", "{:.6g}"));
+                           joined(r.p, ";", "{:.6g}"), number(r.cluster.mass()), number(r.cluster.uniform()),
+                           number(r.answer.mass()), number(r.answer.uniform()));
     }
     return out;
 }

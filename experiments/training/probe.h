@@ -40,6 +40,33 @@ struct NeighbourMass {
 NeighbourMass nearest_neighbour_mass(const Tensor& attention, const Tensor& values, bool causal, bool self_excluded,
                                      int k);
 
+// Sums over the counted queries (b, h, i) of the attention on the keys of a chosen ground-truth
+// group: the measured form of "a query attends to the tokens that belong with it" on the
+// synthetic task, where the groups are known (notes/06c-what-p-lat-changes.md, section 7).
+struct ClusterMass {
+    double mass_sum = 0;     // sum of sum_{j in S(i)} A_ij, S(i) = admissible keys j != i with key_group[j] == query_group[i]
+    double uniform_sum = 0;  // sum of |S(i)| / n_i, n_i = the number of keys query i may attend to
+    int64_t queries = 0;     // (b, h, i) with S(i) not empty
+
+    double mass() const { return queries ? mass_sum / double(queries) : std::numeric_limits<double>::quiet_NaN(); }
+    double uniform() const { return queries ? uniform_sum / double(queries) : std::numeric_limits<double>::quiet_NaN(); }
+    void add(const ClusterMass& other);
+};
+
+// attention A [B, H, T, T]; key_group and query_group [B * T] (row b, position t at b * T + t).
+// Admissible keys as in nearest_neighbour_mass (j <= i when causal, j = i dropped when
+// self_excluded); the query itself never counts in S(i), so both self terms are measured alike.
+// The synthetic task (cluster_groups): key_group = the cluster of each token; query_group = its
+// own cluster ("cluster mass": the keys alike to it) or its answer cluster ("answer mass": the keys
+// that carry the answer; the same thing except on the control task).
+ClusterMass group_attention_mass(const Tensor& attention, const std::vector<int>& key_group,
+                                 const std::vector<int>& query_group, bool causal, bool self_excluded);
+
+// The groups of a synthetic batch: the cluster of every token, and the answer cluster of every
+// token (ClusterTaskConfig::answer_cluster), each [B * T].
+void cluster_groups(const ClusterTaskConfig& task, const Batch& batch, std::vector<int>& cluster,
+                    std::vector<int>& answer);
+
 // Sums over sequences of the mean pairwise cosine similarity (notes/06-experiments.md,
 // "Over-smoothing").
 struct CosineSimilarity {
@@ -66,19 +93,24 @@ struct LayerProbe {
     NeighbourMass neighbours;   // empty for layer 0
     CosineSimilarity cosine;
     std::vector<double> p;      // per head; empty for layer 0 and for softmax attention
+    ClusterMass cluster;        // synthetic task only: attention on the query's own cluster
+    ClusterMass answer;         // synthetic task only: attention on the query's answer cluster
 };
 
-// Forward passes (eval mode, no graph) over the batches with a Trace, pooled: L + 1 rows.
-std::vector<LayerProbe> probe_model(Model& model, const std::vector<Batch>& batches, int k);
+// Forward passes (eval mode, no graph) over the batches with a Trace, pooled: L + 1 rows. With
+// `task` (batches of the synthetic task) also the cluster and answer masses of each layer.
+std::vector<LayerProbe> probe_model(Model& model, const std::vector<Batch>& batches, int k,
+                                    const ClusterTaskConfig* task = nullptr);
 
 // The held-out data the probe runs on, `batches` batches of `batch` rows, drawn from `seed`:
-// lm: windows of `context` bytes at random positions of the validation split (the last 10%);
+// lm: windows of `context` bytes at random positions of the validation split (bytes 90-95%);
 // vit: test images in a random order; synthetic: fresh batches of the cluster task.
 std::vector<Batch> probe_batches(const TrainData& data, const ModelConfig& config, int64_t batches, int64_t batch,
                                  uint64_t seed);
 
-// The rows as CSV: layer,nn_mass,uniform_mass,ratio,queries,cosine,p_mean,p_heads (p_heads holds
-// the heads' exponents separated by ';'; fields that do not apply are empty).
+// The rows as CSV: layer,nn_mass,uniform_mass,ratio,queries,cosine,p_mean,p_heads,cluster_mass,
+// cluster_uniform,answer_mass,answer_uniform (p_heads holds the heads' exponents separated by ';';
+// fields that do not apply are empty).
 std::string probe_csv(const std::vector<LayerProbe>& rows);
 
 }  // namespace plat
