@@ -2,8 +2,9 @@
 """experiments/pytorch/train_torch.py: `plat train lm` done by PyTorch, for the side-by-side quality
 check of notes/06b-plat-vs-pytorch.md : the same byte-level language model
 (plat_torch.py's LM: nanoGPT layout, GPT-2 initialization), the same cleaned bytes (data/kjv.txt)
-and split by position (train 90%, validation 5%, the test 5% unread), the same AdamW (two groups, betas 0.9/0.95, eps 1e-8, decoupled weight
-decay on Linear weights only), the same warm-up + cosine schedule, gradient clipping, batch,
+and split by position (train 90%, validation 5%, the test 5% unread), the same AdamW (two groups,
+betas 0.9/0.95, eps 1e-8, decoupled weight decay on Linear weights only), the same warm-up + cosine
+schedule, gradient clipping, batch,
 context and number of steps as experiments/training/trainer.cpp, with the same option names and defaults.
 
 What is NOT the same as plat: the random numbers. The initial weights come from a torch generator
