@@ -62,7 +62,7 @@ ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
-.PHONY: all test demo experiments bench figures debug test-debug deps data fuzz clean
+.PHONY: all test demo experiments experiments-phases $(PHASES:%=experiments-%) experiments-smoke experiments-report bench figures debug test-debug deps data fuzz clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -113,6 +113,20 @@ experiments: deps
 	bash experiments/scripts/vit_quality.sh $(BUILD)/plat
 	@$(call need,python3-torch)
 	bash experiments/scripts/compare_torch.sh $(BUILD)/plat
+
+# What p-LaT changes (notes/06c-what-p-lat-changes.md): the resumable phases decisive, continuity,
+# learnp, cluster and depth, two single-threaded runs at a time, each finished run's row committed to
+# experiments/results/<phase>/; `make experiments-decisive` (or -continuity, -learnp, -cluster,
+# -depth) runs one phase; `make experiments-report` rewrites notes/06c's tables from the committed
+# results with no training; `make experiments-smoke` runs every phase for 4 steps (nothing committed).
+PHASES = decisive continuity learnp cluster depth
+experiments-phases $(PHASES:%=experiments-%) experiments-smoke: deps
+	@bash datasets/prepare_data.sh data
+	@$(call need,gnuplot-nox)
+	@$(MAKE) --no-print-directory $(BUILD)/plat
+	$(if $(filter experiments-smoke,$@),PHASES_STEPS=4 PHASES_SEEDS="0 1") bash experiments/scripts/phases/run.sh $(BUILD)/plat $(filter $(PHASES),$(@:experiments-%=%))
+experiments-report:
+	bash experiments/scripts/phases/report.sh
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.

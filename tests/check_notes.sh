@@ -10,7 +10,8 @@
 #      `tests/fuzz/corpus/<target>/` or `a/{b,c}.h` the folder before the placeholder must exist;
 #      `notes/03` names chapter notes/03-*.md. A file named without its folder (`var.cpp`,
 #      `plat_torch.py`; .cpp .h .sh .py .awk .md) must be the name of some file in the repository.
-#      Never checked: paths under build*/, runs/ or data/ (made by running plat, not in the tree)
+#      Never checked: paths under build*/, runs/, data/ or tests/exercises/work/ (made by running
+#      plat or `make exercise`, not in the tree)
 #      and web links.
 #   2. A cited function or type that is not defined in the file(s) named beside it. The forms, taken
 #      from how the notes write citations ("group" = one path, or several joined by ", " "/" "and",
@@ -268,7 +269,7 @@ AWK
     while IFS=$'\t' read -r kind loc rest; do
         [ "$kind" = P ] || continue
         p=$rest
-        case "$p" in build*|runs/*|data/*) continue ;; esac
+        case "$p" in build*|runs/*|data/*|tests/exercises/work*) continue ;; esac
         case "$p" in
             *'<'*|*'{'*) base=${p%%[<{]*}; base=${base%/*}
                          [ -e "$base" ] || echo "$loc: cited path \`$p\` does not exist (no folder \`$base\`)" ;;

@@ -24,9 +24,10 @@ for prog in "$build/tests_f32" "$build/tests_f64"; do
     failed=$((failed + ${f:-1}))
     rm -f "$log"
 done
-# The house's checks, one test each: the notes' citations (the checker's self-test first) and the
-# size budget (tests/check_notes.sh, tests/size_budget.sh).
-for check in "tests/check_notes.sh --self-test" tests/check_notes.sh tests/size_budget.sh; do
+# The house's checks, one test each: the notes' citations (the checker's self-test first), the
+# size budget and the paired statistics of the experiments (tests/check_notes.sh,
+# tests/size_budget.sh, tests/paired_stats.sh).
+for check in "tests/check_notes.sh --self-test" tests/check_notes.sh tests/size_budget.sh tests/paired_stats.sh; do
     echo "== $check"
     if bash $check; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 done
