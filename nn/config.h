@@ -35,8 +35,8 @@ struct ModelConfig {
     int patch = 4;                 // vit: patch side P; 28 % P == 0; N = (28/P)^2 patches
     AttnKind attn = AttnKind::softmax;  // softmax or plap (p-Laplacian)
     std::vector<double> p = {2.0};  // plap: one exponent for all layers, or one per layer
-    // exclude: the default since the study of notes/06-experiments.md (section 6): dropping j = i
-    // gave a lower validation loss on all three tasks (KJV lm -0.04 nats at every p).
+    // exclude: the default since the study of notes/06-experiments.md; whether the study's gain holds
+    // up with paired seeds and a test split is being measured in notes/06c-what-p-lat-changes.md.
     SelfTerm self = SelfTerm::exclude;
     double eps = 1e-6;
     bool learn_p = false;          // plap: p becomes the parameter ...attn.p of shape [H]
