@@ -41,8 +41,12 @@ measure_cost() {
         for n in 10 40; do
             TIMEFORMAT='%U %S'
             # shellcheck disable=SC2046
-            { time "$PLAT" train lm $DECISIVE_MODEL $(attn_args "$a") --seed 0 $(decisive_train "$n") --eval-every 0 \
-                  --eval-batches 1 --quiet --run "$tmp/$a-$n" > /dev/null 2>&1 ; } 2> "$tmp/time.txt" || return 1
+            # The recipe's options with validation off except the final one (plat refuses an option given twice).
+            local opts
+            opts=$(decisive_train "$n" | sed 's/--eval-every [0-9]*/--eval-every 0/; s/--eval-batches [0-9]*/--eval-batches 1/')
+            { time "$PLAT" train lm $DECISIVE_MODEL $(attn_args "$a") --seed 0 $opts \
+                  --quiet --run "$tmp/$a-$n" > "$tmp/$a-$n.log" 2>&1 ; } 2> "$tmp/time.txt" ||
+                { echo "cost  $a, $n steps: $(tail -n 1 "$tmp/$a-$n.log")"; return 1; }
             echo "$a,$n,$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/time.txt")" >> "$tmp/raw.csv"
         done
     done
