@@ -73,6 +73,60 @@ void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, rea
     gemm_strided_naive(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
 }
 
+// cblas_ssyrk / cblas_dsyrk, as blas_gemm above; row-major lower triangle.
+[[maybe_unused]] static void blas_syrk(int N, int K, float alpha, const float* A, int lda, float beta, float* C, int ldc) {
+    cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, N, K, alpha, A, lda, beta, C, ldc);
+}
+[[maybe_unused]] static void blas_syrk(int N, int K, double alpha, const double* A, int lda, double beta, double* C,
+                                       int ldc) {
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, N, K, alpha, A, lda, beta, C, ldc);
+}
+
+void syrk_lower(int64_t N, int64_t K, real alpha, const real* A, int64_t lda, real beta, real* C, int64_t ldc) {
+    if (N == 0) return;
+    if (N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldc > INT_MAX)
+        fail("syrk: sizes N={} K={} (leading dimensions {}, {}) exceed the BLAS integer range ({})", N, K, lda, ldc,
+             INT_MAX);
+    blas_syrk(int(N), int(K), alpha, A, int(std::max<int64_t>(1, lda)), beta, C, int(ldc));
+}
+
+void syrk_lower_naive(int64_t N, int64_t K, real alpha, const real* A, int64_t lda, real beta, real* C, int64_t ldc) {
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j <= i; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) acc += double(A[i * lda + k]) * double(A[j * lda + k]);
+            C[i * ldc + j] = real(alpha * acc) + (beta == 0 ? real(0) : beta * C[i * ldc + j]);
+        }
+}
+
+[[maybe_unused]] static void blas_symm(int M, int N, float alpha, const float* S, int lds, const float* B, int ldb,
+                                       float beta, float* C, int ldc) {
+    cblas_ssymm(CblasRowMajor, CblasLeft, CblasLower, M, N, alpha, S, lds, B, ldb, beta, C, ldc);
+}
+[[maybe_unused]] static void blas_symm(int M, int N, double alpha, const double* S, int lds, const double* B, int ldb,
+                                       double beta, double* C, int ldc) {
+    cblas_dsymm(CblasRowMajor, CblasLeft, CblasLower, M, N, alpha, S, lds, B, ldb, beta, C, ldc);
+}
+
+void symm_lower(int64_t M, int64_t N, real alpha, const real* S, int64_t lds, const real* B, int64_t ldb, real beta,
+                real* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (M > INT_MAX || N > INT_MAX || lds > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
+        fail("symm: sizes M={} N={} (leading dimensions {}, {}, {}) exceed the BLAS integer range ({})", M, N, lds, ldb,
+             ldc, INT_MAX);
+    blas_symm(int(M), int(N), alpha, S, int(lds), B, int(ldb), beta, C, int(ldc));
+}
+
+void symm_lower_naive(int64_t M, int64_t N, real alpha, const real* S, int64_t lds, const real* B, int64_t ldb,
+                      real beta, real* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < M; k++) acc += double(k <= i ? S[i * lds + k] : S[k * lds + i]) * double(B[k * ldb + j]);
+            C[i * ldc + j] = real(alpha * acc) + (beta == 0 ? real(0) : beta * C[i * ldc + j]);
+        }
+}
+
 namespace {
 
 struct MatmulDims {

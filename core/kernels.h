@@ -25,6 +25,19 @@ void gemm_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, r
 void gemm_strided_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, real alpha, const real* A,
                         int64_t lda, const real* B, int64_t ldb, real beta, real* C, int64_t ldc);
 
+// The lower triangle (j <= i) of C[N,N] = alpha * A A^T + beta * C, A [N,K] with row stride lda; the
+// upper triangle is not touched. One cblas_?syrk call: half a gemm's work for a symmetric product
+// (the Gram matrix of the p-Laplacian distances, nn/attention.cpp).
+void syrk_lower(int64_t N, int64_t K, real alpha, const real* A, int64_t lda, real beta, real* C, int64_t ldc);
+void syrk_lower_naive(int64_t N, int64_t K, real alpha, const real* A, int64_t lda, real beta, real* C, int64_t ldc);
+
+// C[M,N] = alpha * S B + beta * C with S [M,M] symmetric, read from its lower triangle only (the upper
+// one may hold anything); B [M,N]. One cblas_?symm call (the p-LaT backward's M u, nn/attention.cpp).
+void symm_lower(int64_t M, int64_t N, real alpha, const real* S, int64_t lds, const real* B, int64_t ldb, real beta,
+                real* C, int64_t ldc);
+void symm_lower_naive(int64_t M, int64_t N, real alpha, const real* S, int64_t lds, const real* B, int64_t ldb,
+                      real beta, real* C, int64_t ldc);
+
 // Batched matmul. a is [..., M, K] (or [..., K, M] when trans_a); b is either 2-D, [K, N]
 // (or [N, K] when trans_b), shared by every batch entry, or has a's leading dimensions.
 // Returns [..., M, N].

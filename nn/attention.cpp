@@ -26,6 +26,72 @@ SelfTerm parse_self_term(const std::string& name) {
          printable(name));
 }
 
+// ---- the distance pass (notes/04 section 9b, "Distances at GEMM speed") -----------------------------
+// The expansion turns the O(T^2 D) differences into one syrk, but in float it carries an error of up to
+// ~2(D+2) 2^-24 (||u_i||^2 + ||u_j||^2): harmless for most pairs, fatal for near-duplicates, where r is
+// tiny against the norms. Centring removes any offset the values share (distances do not change) so
+// the norms stay small; the pairs whose result is still small against them are
+// recomputed by direct differences, exact to float rounding. notes/04 derives the threshold.
+
+// sum_c (v_i[c] - v_j[c])^2 in float, c = 0, 1, ...: the recomputation.
+static real direct_sq_distance(const real* vi, const real* vj, int64_t D) {
+    real s = 0;
+    for (int64_t c = 0; c < D; c++) {
+        const real diff = vi[c] - vj[c];
+        s += diff * diff;
+    }
+    return s;
+}
+
+int64_t pairwise_sq_distances(real* r, const real* v, int64_t ldv, int64_t T, int64_t D, bool causal, real* work,
+                              real recompute_below) {
+    real* u = work;          // [T, D] the centred values
+    real* n = u + T * D;     // [T] their squared norms
+    real* centre = n + T;    // [D] any common offset gives the same distances; the mean gives the smallest
+    // norms, but under a causal mask row i must not depend on later tokens even in the last bit, so
+    // there the centre is v_0, the one value every row sees.
+    for (int64_t c = 0; c < D; c++) centre[c] = causal ? v[c] : 0;
+    if (!causal) {
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < D; c++) centre[c] += v[t * ldv + c];
+        for (int64_t c = 0; c < D; c++) centre[c] /= real(T);
+    }
+    for (int64_t t = 0; t < T; t++) {
+        real s = 0;
+        for (int64_t c = 0; c < D; c++) {
+            const real x = v[t * ldv + c] - centre[c];
+            u[t * D + c] = x;
+            s += x * x;
+        }
+        n[t] = s;
+    }
+    syrk_lower(T, D, real(-2), u, D, real(0), r, T);  // r_ij = -2 u_i.u_j, j <= i
+    int64_t recomputed = 0;
+    for (int64_t i = 0; i < T; i++) {
+        real* ri = r + i * T;
+        for (int64_t j = 0; j < i; j++) ri[j] += n[i] + n[j];
+        for (int64_t j = 0; j < i; j++)
+            if (ri[j] <= recompute_below * (n[i] + n[j])) {
+                ri[j] = direct_sq_distance(v + i * ldv, v + j * ldv, D);
+                recomputed++;
+            }
+        ri[i] = 0;  // exactly, whatever the rounding
+    }
+    return recomputed;
+}
+
+void pairwise_sq_distances_naive(real* r, const real* v, int64_t ldv, int64_t T, int64_t D) {
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j <= i; j++) {
+            double s = 0;
+            for (int64_t c = 0; c < D; c++) {
+                const double diff = double(v[i * ldv + c]) - double(v[j * ldv + c]);
+                s += diff * diff;
+            }
+            r[i * T + j] = real(s);
+        }
+}
+
 namespace {
 
 // ---- shapes and arguments, checked once at the boundary ---------------------------------------
@@ -89,23 +155,30 @@ struct Plap {
 
 inline bool drops_self(const Plap& pl, int64_t jend) { return pl.on && pl.self == SelfTerm::exclude && jend > 1; }
 
+// Per-thread scratch that outlives the call: [T,T] buffers are megabytes at long contexts, and a fresh
+// vector would be zero-filled and page-faulted in at every call. Contents are garbage on entry.
+thread_local std::vector<real> r_buf, dz_buf, work;
+inline real* scratch(std::vector<real>& buf, int64_t n) {
+    if (int64_t(buf.size()) < n) buf.resize(size_t(n));
+    return buf.data();
+}
+
 // ---- forward (notes/03 section 4, "The discrete formula"; notes/04 section 1) -------------------
 // For each batch entry b and head h, with q_i, k_i, v_i the D channels of head h in row (b, i):
 //   pass 1  s_ij = q_i.k_j / sqrt(D)                                   all i, j (one gemm)
-//   pass 2  plap: r_ij = ||v_i - v_j||^2 by direct differences, r_ii = 0,
+//   pass 2  plap: r_ij = ||v_i - v_j||^2 (pairwise_sq_distances: one syrk, near pairs recomputed),
 //           logit_ij = s_ij + (p_h - 2)/2 log(r_ij + eps)              admissible j != i
 //   pass 3  A_ij = softmax_j(logit_ij) over admissible j, row max subtracted; other entries 0
 //   pass 4  out_i = sum_j A_ij v_j                                      (one gemm)
-// out [B,T,C]; att [B,H,T,T] receives A (and holds the logits in between); dist [B,H,T,T] receives
-// r (plap only; the upper triangle stays 0 when causal). Threads split the B*H pairs: pair (b,h)
-// writes only its own [T,T] blocks and its own D columns of out, so there are no races, and each
-// pair's arithmetic does not depend on which thread runs it.
-void attention_forward(real* out, real* att, real* dist, const real* qkv, const Dims& d, bool causal, const Plap& pl) {
+// out [B,T,C]; att [B,H,T,T] receives A (and holds the logits in between). r lives in a per-thread
+// [T,T] buffer and is not kept: the backward recomputes it (notes/04 section 10, "Costs"). Threads
+// split the B*H pairs: pair (b,h) writes only its own [T,T] block and its own D columns of out, so
+// there are no races, and each pair's arithmetic does not depend on which thread runs it.
+void attention_forward(real* out, real* att, const real* qkv, const Dims& d, bool causal, const Plap& pl) {
     const int64_t B = d.B, T = d.T, C = d.C, H = d.H, D = d.D, C3 = 3 * C;
     const real scale = real(1) / std::sqrt(real(D));
 #pragma omp parallel if (worth_threads(d))
     {
-        std::vector<real> vt(pl.on ? D * T : 0);  // [D, T]: this thread's transposed copy of one head's v
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t b = bh / H, h = bh % H;
@@ -117,33 +190,14 @@ void attention_forward(real* out, real* att, real* dist, const real* qkv, const 
             // pass 1: the scores, every (i, j); pass 3 overwrites the masked ones with exact zeros
             gemm_strided(false, true, T, T, D, scale, q, C3, k, C3, real(0), a, T);
 
-            // pass 2 (plap): the distance term b_ij (notes/03, "The discrete formula")
+            // pass 2 (plap): the distance term b_ij (notes/03, "The discrete formula").
             if (pl.on) {
-                real* r = dist + bh * T * T;  // [T, T]
+                real* r = scratch(r_buf, T * T);
+                pairwise_sq_distances(r, v, C3, T, D, causal, scratch(work, T * D + T + D));
+                if (!causal)  // r is symmetric: the upper triangle mirrors the lower one, bit for bit
+                    for (int64_t i = 0; i < T; i++)
+                        for (int64_t j = 0; j < i; j++) r[j * T + i] = r[i * T + j];
                 const real half_pm2 = (pl.p[h] - 2) / 2;
-                // r_ij = sum_d (v_i[d] - v_j[d])^2 by direct differences, never as
-                // ||v_i||^2 + ||v_j||^2 - 2 v_i.v_j: in float that expansion leaves noise of ~1e-7 ||v||^2,
-                // more than eps, exactly where near-duplicate values make log(r + eps) steep (notes/04,
-                // "Numerical traps"; tests/test_attention.cpp shows it failing). Going over v transposed, the
-                // inner loop runs along j with independent sums, so it vectorizes; each r_ij still sums
-                // its D terms in the order d = 0, 1, ...
-                for (int64_t t = 0; t < T; t++)
-                    for (int64_t c = 0; c < D; c++) vt[c * T + t] = v[t * C3 + c];
-                for (int64_t i = 0; i < T; i++) {
-                    real* ri = r + i * T;
-                    const real* vi = v + i * C3;
-                    for (int64_t j = 0; j < i; j++) ri[j] = 0;
-                    for (int64_t c = 0; c < D; c++) {
-                        const real vic = vi[c], *vtc = vt.data() + c * T;
-                        for (int64_t j = 0; j < i; j++) {
-                            real diff = vtc[j] - vic;
-                            ri[j] += diff * diff;
-                        }
-                    }
-                    ri[i] = 0;  // exactly, whatever the rounding
-                    if (!causal)  // r is symmetric: the upper triangle mirrors the lower one, bit for bit
-                        for (int64_t j = 0; j < i; j++) r[j * T + i] = ri[j];
-                }
                 // The diagonal has no distance term in either mode: the row runs in two pieces around
                 // it, j < i and i < j < jend, each a plain loop that vectorizes (core/fast_math.h).
                 for (int64_t i = 0; i < T; i++) {
@@ -185,24 +239,23 @@ void attention_forward(real* out, real* att, real* dist, const real* qkv, const 
 }
 
 // ---- backward (notes/04, the whole chapter) -------------------------------------------------------
-// Given dout [B,T,C] = dL/dout, and the forward's A and r, adds into dqkv [B,T,3C] (when not null)
-// and writes dp_partial [B*H] (when not null): head h's dL/dp from batch entry b. Per pair (b,h),
-// undoing the passes of the forward in reverse:
+// Given dout [B,T,C] = dL/dout and the forward's A, adds into dqkv [B,T,3C] (when not null) and writes
+// dp_partial [B*H] (when not null): head h's dL/dp from batch entry b. Per pair (b,h), undoing the
+// passes of the forward in reverse:
 //   pass 4  out_i = sum_j A_ij v_j:     dA_ij = dout_i . v_j;        dv_j += sum_i A_ij dout_i
 //   pass 3  softmax:                    dz_ij = A_ij (dA_ij - sum_k A_ik dA_ik)
-//   pass 2  logit_ij += (p-2)/2 log(r_ij + eps), j != i admissible:
+//   pass 2  logit_ij += (p-2)/2 log(r_ij + eps), j != i admissible, r recomputed (bit for bit the forward's):
 //           dr_ij = dz_ij (p-2)/2 / (r_ij + eps);   dp += dz_ij 1/2 log(r_ij + eps)
-//           r_ij = ||v_i - v_j||^2:     dv_i += 2 dr_ij (v_i - v_j);  dv_j -= 2 dr_ij (v_i - v_j)
+//           r_ij = ||v_i - v_j||^2:  dv_i += sum_j M_ij (v_i - v_j),  M_ij = 2 (dr_ij + dr_ji)  (notes/04 section 6)
 //   pass 1  s_ij = q_i.k_j / sqrt(D):   dq_i += sum_j dz_ij k_j / sqrt(D);  dk_j += sum_i dz_ij q_i / sqrt(D)
 // Pair (b,h) writes only head h's columns of dq, dk, dv in batch entry b, and dp_partial[b*H + h]:
 // no two threads write the same memory. The caller sums dp_partial over b in a fixed order.
 void attention_backward(real* dqkv, double* dp_partial, const real* dout, const real* qkv, const real* att,
-                        const real* dist, const Dims& d, bool causal, const Plap& pl) {
+                        const Dims& d, bool causal, const Plap& pl) {
     const int64_t B = d.B, T = d.T, C = d.C, H = d.H, D = d.D, C3 = 3 * C;
     const real scale = real(1) / std::sqrt(real(D));
 #pragma omp parallel if (worth_threads(d))
     {
-        std::vector<real> dz_buf(T * T);  // [T, T]: dA, then overwritten in place by dz
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t b = bh / H, h = bh % H;
@@ -211,7 +264,7 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
             const real* v = q + 2 * C;
             const real* a = att + bh * T * T;            // [T, T]
             const real* dout_bh = dout + b * T * C + h * D;  // row stride C
-            real* dz = dz_buf.data();
+            real* dz = scratch(dz_buf, T * T);  // [T, T]: dA, then overwritten in place by dz
             real* dq = dqkv ? dqkv + b * T * C3 + h * D : nullptr;  // row stride 3C, like q
             real* dk = dqkv ? dq + C : nullptr;
             real* dv = dqkv ? dq + 2 * C : nullptr;
@@ -232,43 +285,74 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
                 for (int64_t j = jend; j < T; j++) gi[j] = 0;
             }
 
-            // pass 2 back (plap): through b_ij = (p-2)/2 log(r_ij + eps) into r (hence v) and p.
-            // Only admissible j != i: the diagonal carries no b in either self-term mode.
-            if (pl.on) {
-                const real* r = dist + bh * T * T;
-                const real half_pm2 = (pl.p[h] - 2) / 2;
-                const bool into_v = dv && half_pm2 != 0;  // p = 2: b = 0 for every r, nothing flows to v
-                double dp = 0;  // accumulated in double: T^2 terms of both signs
-                for (int64_t i = 0; i < T; i++) {
-                    const int64_t jend = row_end(i, T, causal);
-                    const real* vi = v + i * C3;
-                    real* dvi = into_v ? dv + i * C3 : nullptr;
-                    for (int64_t j = 0; j < jend; j++) {
-                        if (j == i) continue;
-                        const real g = dz[i * T + j];  // dL/db_ij = dL/dlogit_ij
-                        const real r_eps = r[i * T + j] + pl.eps;
-                        if (dp_partial) dp += double(g) * 0.5 * double(fast_log(r_eps));
-                        if (!into_v) continue;
-                        // dv_i += 2 dr_ij (v_i - v_j), dv_j -= 2 dr_ij (v_i - v_j), dr_ij = g (p-2)/2 / (r_ij + eps).
-                        // Direct differences again: 1/(r + eps) can reach 1/eps, and the expanded form
-                        // (v_i sum_j w_ij - sum_j w_ij v_j) would cancel in exactly those rows.
-                        const real w = 2 * g * half_pm2 / r_eps;
-                        const real* vj = v + j * C3;
-                        real* dvj = dv + j * C3;
-                        for (int64_t c = 0; c < D; c++) {
-                            const real wdiff = w * (vi[c] - vj[c]);
-                            dvi[c] += wdiff;
-                            dvj[c] -= wdiff;
-                        }
-                    }
-                }
-                if (dp_partial) dp_partial[bh] = dp;
-            }
-
-            // pass 1 back: dq = dz k / sqrt(D);  dk = dz^T q / sqrt(D)   [T, D] each
+            // pass 1 back: dq = dz k / sqrt(D);  dk = dz^T q / sqrt(D)   [T, D] each. Done before pass 2
+            // back, which only reads dz from here on (and folds its upper triangle into the lower one).
             if (dqkv) {
                 gemm_strided(false, false, T, D, T, scale, dz, T, k, C3, real(1), dq, C3);
                 gemm_strided(true, false, T, D, T, scale, dz, T, q, C3, real(1), dk, C3);
+            }
+
+            // pass 2 back (plap): through b_ij = (p-2)/2 log(r_ij + eps) into r (hence v) and p. Only
+            // admissible j != i: the diagonal carries no b in either self-term mode. (i, j) and (j, i) go
+            // through the same r_ij, so the pair is taken once, j < i, with g_ij = dz_ij + dz_ji (causal:
+            // dz_ji = 0), and M_ij = 2 (p-2)/2 g_ij / (r_ij + eps) is stored in r's place (notes/04 section 9b).
+            if (pl.on) {
+                real* m = scratch(r_buf, T * T);
+                pairwise_sq_distances(m, v, C3, T, D, causal, scratch(work, T * D + 2 * T + D));
+                const real* u = work.data();  // [T, D] the centred values, and n [T] their squared norms
+                const real* n = u + T * D;
+                const real half_pm2 = (pl.p[h] - 2) / 2;
+                const bool into_v = dv && half_pm2 != 0;  // p = 2: b = 0 for every r, nothing flows to v
+                if (!causal)
+                    for (int64_t i = 0; i < T; i++)
+                        for (int64_t j = 0; j < i; j++) dz[i * T + j] += dz[j * T + i];
+                double dp = 0;  // accumulated in double: T^2 terms of both signs
+                for (int64_t i = 0; i < T; i++) {
+                    real* mi = m + i * T;  // r_ij, then M_ij, for j < i
+                    const real* gi = dz + i * T;
+                    if (dp_partial) {
+#pragma omp simd reduction(+ : dp)
+                        for (int64_t j = 0; j < i; j++) dp += double(gi[j]) * 0.5 * double(fast_log(mi[j] + pl.eps));
+                    }
+                    if (!into_v) continue;
+                    // Near-duplicates: direct differences, as the forward recomputed them (in the expansion
+                    // below, M_ij up to 1/eps times u_i ~ u_j would cancel); r = inf then gives M_ij = 0.
+                    for (int64_t j = 0; j < i; j++)
+                        if (mi[j] <= kRecomputeBelow * (n[i] + n[j])) {
+                            const real mij = 2 * half_pm2 * gi[j] / (mi[j] + pl.eps);
+                            const real *vi = v + i * C3, *vj = v + j * C3;
+                            real *dvi = dv + i * C3, *dvj = dv + j * C3;
+                            for (int64_t c = 0; c < D; c++) {
+                                const real mdiff = mij * (vi[c] - vj[c]);
+                                dvi[c] += mdiff;
+                                dvj[c] -= mdiff;
+                            }
+                            mi[j] = std::numeric_limits<real>::infinity();
+                        }
+#pragma omp simd
+                    for (int64_t j = 0; j < i; j++) mi[j] = 2 * half_pm2 * gi[j] / (mi[j] + pl.eps);
+                    mi[i] = 0;
+                }
+                // The other pairs at GEMM speed: dv_i += sum_j M_ij (u_i - u_j) = (sum_j M_ij) u_i - (M u)_i
+                // over the symmetric M (its lower triangle is stored), on the centred values u: the
+                // differences u_i - u_j are those of v.
+                if (into_v) {
+                    real* rowsum = work.data() + T * D + T + D;  // [T] sum_j M_ij, after the distance pass's scratch
+                    for (int64_t i = 0; i < T; i++) rowsum[i] = 0;
+                    for (int64_t i = 0; i < T; i++) {
+                        const real* mi = m + i * T;
+                        real si = 0;
+                        for (int64_t j = 0; j < i; j++) {
+                            si += mi[j];
+                            rowsum[j] += mi[j];  // M_ji = M_ij: row j's entry beyond its diagonal
+                        }
+                        rowsum[i] += si;
+                    }
+                    for (int64_t i = 0; i < T; i++)
+                        for (int64_t c = 0; c < D; c++) dv[i * C3 + c] += rowsum[i] * u[i * D + c];
+                    symm_lower(T, D, real(-1), m, T, u, D, real(1), dv, C3);
+                }
+                if (dp_partial) dp_partial[bh] = dp;
             }
         }
     }
@@ -282,12 +366,12 @@ Var softmax_attention(const Var& qkv, int heads, bool causal, Tensor* weights) {
     const Dims d = attention_dims(qkv.value(), heads, "softmax_attention");
     Tensor out({d.B, d.T, d.C});         // [B, T, C]
     Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward
-    attention_forward(out.data(), att.data(), nullptr, qkv.value().data(), d, causal, Plap{});
+    attention_forward(out.data(), att.data(), qkv.value().data(), d, causal, Plap{});
     if (weights) *weights = att.clone();
     return record("softmax_attention", out, {qkv}, [att, d, causal](Node& self) {
         Node& x = *self.inputs[0];
-        attention_backward(x.grad_buffer().data(), nullptr, self.grad.data(), x.value.data(), att.data(), nullptr, d,
-                           causal, Plap{});
+        attention_backward(x.grad_buffer().data(), nullptr, self.grad.data(), x.value.data(), att.data(), d, causal,
+                           Plap{});
     });
 }
 
@@ -296,18 +380,16 @@ Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTer
     const Dims d = attention_dims(qkv.value(), heads, "plap_attention");
     check_plap_args(p.value(), d.H, eps, "plap_attention");
     Tensor out({d.B, d.T, d.C});         // [B, T, C]
-    Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward
-    Tensor dist({d.B, d.H, d.T, d.T});   // [B, H, T, T], r: saved for the backward
+    Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward (r is recomputed)
     Tensor pv = p.value().clone();       // [H], the exponents this forward used
-    attention_forward(out.data(), att.data(), dist.data(), qkv.value().data(), d, causal,
-                      Plap{true, pv.data(), self_term, eps});
+    attention_forward(out.data(), att.data(), qkv.value().data(), d, causal, Plap{true, pv.data(), self_term, eps});
     if (weights) *weights = att.clone();
-    return record("plap_attention", out, {qkv, p}, [att, dist, pv, d, causal, self_term, eps](Node& self) {
+    return record("plap_attention", out, {qkv, p}, [att, pv, d, causal, self_term, eps](Node& self) {
         Node &x = *self.inputs[0], &pn = *self.inputs[1];
         std::vector<double> dp_partial(pn.requires_grad ? d.B * d.H : 0);  // [B, H]
         attention_backward(x.requires_grad ? x.grad_buffer().data() : nullptr,
                            pn.requires_grad ? dp_partial.data() : nullptr, self.grad.data(), x.value.data(),
-                           att.data(), dist.data(), d, causal, Plap{true, pv.data(), self_term, eps});
+                           att.data(), d, causal, Plap{true, pv.data(), self_term, eps});
         if (pn.requires_grad) {
             Tensor& dp = pn.grad_buffer();  // [H]
             for (int64_t h = 0; h < d.H; h++) {

@@ -43,6 +43,22 @@ Tensor softmax_attention_naive(const Tensor& qkv, int heads, bool causal, Tensor
 Tensor plap_attention_naive(const Tensor& qkv, const Tensor& p, int heads, bool causal, SelfTerm self, real eps,
                             Tensor* weights = nullptr);
 
+// ---- the distance pass of p-LaT (notes/04 section 9b, "Distances at GEMM speed") -------------------
+// r [T, T] (row stride T) receives r_ij = ||v_i - v_j||^2 for the T value rows of one head (D channels,
+// row stride ldv): every j < i, and r_ii = 0 exactly; the upper triangle is not touched. Each pair is ||u_i||^2 + ||u_j||^2 - 2 u_i.u_j on centred values
+// u = v - centre (one syrk for all the dot products; the centre is the values' mean, or v_0 under a
+// causal mask, so that no row depends on later tokens), except the pairs where that
+// result is at most recompute_below (||u_i||^2 + ||u_j||^2): near-duplicates, where the expansion
+// cancels, recomputed by direct differences of v. recompute_below = 0 recomputes only results <= 0
+// (the test that shows the expansion failing uses it). `work` holds T*D + T + D reals of scratch; on
+// return its first T*D are u and the next T the squared norms ||u_i||^2, which the backward reuses.
+// Returns how many pairs j < i were recomputed.
+constexpr real kRecomputeBelow = real(1) / 16;
+int64_t pairwise_sq_distances(real* r, const real* v, int64_t ldv, int64_t T, int64_t D, bool causal, real* work,
+                              real recompute_below = kRecomputeBelow);
+// The naive twin: the definition, direct differences for every pair, accumulated in double. Same layout.
+void pairwise_sq_distances_naive(real* r, const real* v, int64_t ldv, int64_t T, int64_t D);
+
 // The range of the exponent p: below 1 the p-Laplacian energy is not convex, above 4 the weights
 // (r + eps)^((p-2)/2) span more orders of magnitude than float holds (notes/03, "p itself").
 // Checked by the configuration, the command line and the operations; a learned p is clamped to it.

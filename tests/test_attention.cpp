@@ -492,6 +492,92 @@ TEST_CASE("attention: near-duplicate value vectors agree with the double-precisi
             }
 }
 
+TEST_CASE("attention: the distance pass recomputes near pairs and stays within its bound elsewhere") {
+    // pairwise_sq_distances (notes/04 section 9b) against the naive twin, which sums the direct differences
+    // in double. Values: three clusters of 8 tokens (base vectors ~ N(0, 9) per entry, plus an offset of
+    // 50 that every value shares, which centring must remove) with N(0, 1e-4) noise inside a cluster:
+    // r ~ 3e-7 within a cluster, ~ 300 across.
+    // Bounds, u = 2^-24: a recomputed pair is a float sum of D squares, relative error <= (D + 2) u; a
+    // kept pair errs by at most beta (n_i + n_j), beta = 2 (D + 2) u, and was kept because
+    // r > kRecomputeBelow (n_i + n_j), so its relative error is below beta / (kRecomputeBelow - beta).
+    // Both are checked on every pair with the larger one. Without recomputation (recompute_below = 0)
+    // the within-cluster pairs come out wrong by far more than r itself: the expansion's noise,
+    // ~ u (n_i + n_j) ~ 1e-5, is 30 times r there.
+    const int64_t T = 24, D = 16, ldv = 20;  // v is a column block of a wider matrix, as in qkv
+    const double u = std::numeric_limits<real>::epsilon() / 2;
+    const double beta = 2 * (D + 2) * u, bound = beta / (double(kRecomputeBelow) - beta);
+    Generator gen(91);
+    std::vector<double> base(3 * D);
+    for (double& x : base) x = 3 * gen.normal();
+    Tensor v({T * ldv});
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t c = 0; c < D; c++) v[t * ldv + c] = real(50 + base[(t % 3) * D + c] + 1e-4 * gen.normal());
+    std::vector<real> ref(T * T), work(T * D + T + D);
+    pairwise_sq_distances_naive(ref.data(), v.data(), ldv, T, D);
+    for (bool causal : {false, true}) {
+        CAPTURE(causal);
+        std::vector<real> r(T * T, real(7));  // 7: the upper triangle must keep it
+        const int64_t recomputed = pairwise_sq_distances(r.data(), v.data(), ldv, T, D, causal, work.data());
+        // Centred on the mean, exactly the 3 * 28 within-cluster pairs are near; centred on v_0 (causal),
+        // cluster 0's own norms are tiny too, so its pairs may be kept: at least the other two clusters'.
+        if (causal) CHECK(recomputed >= 2 * 28);
+        else CHECK(recomputed == 3 * 28);
+        double worst_near = 0, worst_far = 0;
+        for (int64_t i = 0; i < T; i++) {
+            CHECK(r[i * T + i] == 0);
+            for (int64_t j = i + 1; j < T; j++) CHECK(r[i * T + j] == real(7));
+            for (int64_t j = 0; j < i; j++) {
+                const double rel = std::fabs(double(r[i * T + j]) - double(ref[i * T + j])) / double(ref[i * T + j]);
+                (i % 3 == j % 3 ? worst_near : worst_far) = std::max(i % 3 == j % 3 ? worst_near : worst_far, rel);
+            }
+        }
+        CHECK(worst_near <= bound);
+        CHECK(worst_far <= bound);
+        if (!causal) CHECK(worst_near <= (D + 2) * u);  // every near pair was recomputed
+
+        std::vector<real> bad(T * T);
+        const int64_t none = pairwise_sq_distances(bad.data(), v.data(), ldv, T, D, causal, work.data(), real(0));
+        double worst_bad = 0;
+        for (int64_t i = 0; i < T; i++)
+            for (int64_t j = i % 3; j < i; j += 3)
+                worst_bad = std::max(worst_bad, std::fabs(double(bad[i * T + j]) - double(ref[i * T + j])) /
+                                                    double(ref[i * T + j]));
+        CHECK(none < recomputed);
+        CHECK(worst_bad > 1);  // the expansion alone: wrong by more than r itself
+    }
+}
+
+TEST_CASE("attention: near-duplicate values: the fused backward agrees with the composed one") {
+    // The backward's two routes into v: near pairs by direct differences, the rest through symm on the
+    // centred values (notes/04 section 9b). The composed version differentiates direct differences
+    // everywhere. Values as in the near-duplicate test (three clusters, 1e-4 noise); p = 1.5 and 3
+    // (the near pairs' M_ij ~ 1/(r + eps) ~ 1e6 g). Tolerance 2e-5 of the largest entry: both sides
+    // round differently (measured: below 6e-7). Sending the near pairs through symm as well misses
+    // by 1e-4 to 2e-3: the cancellation this route exists for.
+    const int64_t B = 1, T = 9, C = 16, H = 2, D = C / H;
+    Generator gen(93);
+    Tensor qkv = random_qkv(B, T, C, 94);
+    for (int64_t h = 0; h < H; h++) {
+        std::vector<double> base(3 * D);
+        for (double& x : base) x = 3 * gen.normal();
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < D; c++)
+                qkv[t * 3 * C + 2 * C + h * D + c] = real(base[(t % 3) * D + c] + 1e-4 * gen.normal());
+    }
+    Tensor seed = Tensor::randn({B, T, C}, gen);
+    for (bool causal : {false, true})
+        for (real p0 : {real(1.5), real(3)}) {
+            CAPTURE(causal);
+            CAPTURE(p0);
+            Var x1(qkv.clone(), true), p1(heads_p(H, p0), true);
+            Var x2(qkv.clone(), true), p2(heads_p(H, p0), true);
+            plap_attention(x1, p1, int(H), causal, SelfTerm::exclude, real(1e-6)).backward(seed);
+            plap_attention_composed(x2, p2, int(H), causal, SelfTerm::exclude, real(1e-6)).backward(seed);
+            CHECK(max_abs_diff(x1.grad(), x2.grad()) <= 2e-5 * max_abs(x2.grad()));
+            CHECK(max_abs_diff(p1.grad(), p2.grad()) <= 2e-5 * max_abs(p2.grad()));
+        }
+}
+
 // ---- determinism and errors ----------------------------------------------------------------------
 
 TEST_CASE("attention: forward and backward do not depend on the thread count") {

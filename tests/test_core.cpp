@@ -596,6 +596,47 @@ TEST_CASE("matmul: gemm_strided works on blocks inside larger matrices, as atten
         }
 }
 
+TEST_CASE("matmul: syrk_lower writes C's lower triangle, inside a larger matrix, and nothing above it") {
+    // A is a column block of a wider matrix (row stride lda > K), as one head's centred values are;
+    // the upper triangle of C must keep its values (the distance pass mirrors or ignores it).
+    Generator gen(109);
+    const int64_t N = 7, K = 5, lda = 9, ldc = 10;
+    for (real beta : {real(0), real(0.5)}) {
+        Tensor a = Tensor::uniform(Shape{N * lda}, gen, -1, 1);
+        Tensor c = Tensor::uniform(Shape{N * ldc}, gen, -1, 1), c_ref = c.clone(), c0 = c.clone();
+        syrk_lower(N, K, real(-2), a.data() + 1, lda, beta, c.data(), ldc);
+        syrk_lower_naive(N, K, real(-2), a.data() + 1, lda, beta, c_ref.data(), ldc);
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < ldc; j++) {
+                const int64_t at = i * ldc + j;
+                if (j > i)
+                    REQUIRE(c[at] == c0[at]);  // upper triangle and columns beyond N: untouched
+                else  // 2 * K products of |values| <= 1 plus beta |c|: a (K + 4) eps bound on 2K + 1
+                    REQUIRE(std::fabs(c[at] - c_ref[at]) <= (K + 4) * kEps * (2 * K + 1));
+            }
+    }
+}
+
+TEST_CASE("matmul: symm_lower reads S's lower triangle only, as a symmetric matrix") {
+    // The upper triangle holds NaN: if it were read, C would show it.
+    Generator gen(113);
+    const int64_t M = 7, N = 4, lds = 8, ldb = 6, ldc = 5;
+    Tensor s = Tensor::uniform(Shape{M * lds}, gen, -1, 1), b = Tensor::uniform(Shape{M * ldb}, gen, -1, 1);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = i + 1; k < M; k++) s[i * lds + k] = std::numeric_limits<real>::quiet_NaN();
+    Tensor c = Tensor::uniform(Shape{M * ldc}, gen, -1, 1), c_ref = c.clone(), c0 = c.clone();
+    symm_lower(M, N, real(-1), s.data(), lds, b.data(), ldb, real(1), c.data(), ldc);
+    symm_lower_naive(M, N, real(-1), s.data(), lds, b.data(), ldb, real(1), c_ref.data(), ldc);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            const int64_t at = i * ldc + j;
+            if (j >= N)
+                REQUIRE(c[at] == c0[at]);  // columns beyond N: untouched
+            else  // M products of |values| <= 1 plus |c| <= 1: a (M + 4) eps bound on M + 1
+                REQUIRE(std::fabs(c[at] - c_ref[at]) <= (M + 4) * kEps * (M + 1));
+        }
+}
+
 TEST_CASE("matmul: errors name both shapes") {
     Tensor a(Shape{2, 3}), b(Shape{4, 5});
     std::string e = error_of([&] { matmul(a, b); });
