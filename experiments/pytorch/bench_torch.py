@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """experiments/pytorch/bench_torch.py: the PyTorch side of `plat bench` (notes/07-performance.md).
 
-The same three configurations (lm-s, lm-m, vit-s), each with softmax and p-Laplacian attention
+The same configurations (lm-s, lm-m, vit-s; the context sweep lm-T128 ... lm-T2048), each with softmax and p-Laplacian attention
 (p = 1.5, self term "unit"), built with plat_torch.py's models, trained on the same kind of synthetic
 batch with the same step: forward, cross-entropy, zero_grad (set_to_none), backward,
 clip_grad_norm_(1.0), AdamW (two groups, foreach=True; fused AdamW does not exist for CPU in 1.13),
@@ -13,11 +13,12 @@ Attention is the mirror's formulation: batched q @ k^T, masked_fill with -inf, t
 (PyTorch 1.13 has no scaled_dot_product_attention); p-LaT adds cdist's direct-difference distances
 and the log term (plat_torch.plap_attention).
 
-    /usr/bin/python3 experiments/pytorch/bench_torch.py --threads 2 [--config lm-s|lm-m|vit-s|all]
+    /usr/bin/python3 experiments/pytorch/bench_torch.py --threads 2 [--config lm-s|lm-m|vit-s|all|lm-T1024|sweep]
         [--attn softmax|plap|both] [--steps N] [--warmup N] [--json] [--profile-steps N]
 
 Threads: --threads (default PLAT_THREADS, else all cores) goes to torch.set_num_threads. Each case
-runs in a fresh process (this script, --one) so its peak RSS is its own.
+runs in a fresh process (this script, --one) so its peak RSS is its own. The JSON's "blas" lists the
+BLAS and OpenMP libraries the process mapped (/proc/self/maps): proof of which one LD_LIBRARY_PATH chose.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ except ImportError as e:
     sys.exit(f"bench_torch: {e}; run with Debian's Python, which has PyTorch 1.13: /usr/bin/python3 {sys.argv[0]}")
 
 CASES = ["lm-s", "lm-m", "vit-s"]
+SWEEP_TOKENS = 4096  # B T of every sweep step (notes/07, "Scaling with the context")
+SWEEP = [f"lm-T{t}" for t in (128, 256, 512, 1024, 2048)]
 
 
 def make_case(name: str, attn: str):
@@ -52,7 +55,12 @@ def make_case(name: str, attn: str):
         return pt.ModelConfig(model="lm", dim=256, layers=6, heads=8, context=256, attn=attn, p=p, seed=1), 16
     if name == "vit-s":
         return pt.ModelConfig(model="vit", dim=128, layers=4, heads=4, patch=4, attn=attn, p=p, seed=1), 128
-    raise ValueError(f"bench_torch: unknown configuration {name!r}; expected one of {CASES}")
+    if name in SWEEP:
+        T = int(name[4:])
+        if SWEEP_TOKENS % T:
+            raise ValueError(f"bench_torch: {name}: T = {T} does not divide the {SWEEP_TOKENS} tokens of a sweep step")
+        return pt.ModelConfig(model="lm", dim=128, layers=4, heads=4, context=T, attn=attn, p=p, seed=1), SWEEP_TOKENS // T
+    raise ValueError(f"bench_torch: unknown configuration {name!r}; expected one of {CASES + SWEEP}")
 
 
 def tokens_per_item(cfg) -> int:
@@ -100,6 +108,13 @@ def sgemm_gflops(n: int = 2048, reps: int = 5) -> float:
 def current_rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") / 2 ** 20
+
+
+def mapped_libraries() -> list:
+    """The BLAS, LAPACK and OpenMP libraries this process has mapped, by real path."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "/" in line}
+    return sorted(p for p in paths if any(k in os.path.basename(p) for k in ("blas", "lapack", "gomp", "omp.so")))
 
 
 def load_average() -> float:
@@ -152,6 +167,7 @@ def run_case(name: str, attn: str, args) -> dict:
     items = B * cfg.context if cfg.model == "lm" else B
     out = {
         "framework": "torch", "config": name, "attn": attn, "threads": torch.get_num_threads(), "batch": B,
+        "T": tokens_per_item(cfg),
         "steps": args.steps, "step_s": median, "step_min_s": min(times), "step_max_s": max(times),
         "throughput": items / median, "throughput_unit": "tokens/s" if cfg.model == "lm" else "images/s",
         "peak_rss_mb": peak, "base_rss_mb": base_rss, "gflop_per_step": flops / 1e9,
@@ -159,7 +175,7 @@ def run_case(name: str, attn: str, args) -> dict:
         "cpu_util": cpu / (sum(times) * torch.get_num_threads()), "cpu_s_per_step": cpu / args.steps,
         "load_avg": max(load0, load_average()),
         "params": sum(w.numel() for w in params), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
-        "torch": torch.__version__,
+        "torch": torch.__version__, "blas": mapped_libraries(),
     }
     if breakdown is not None:
         out["breakdown"] = breakdown
@@ -167,7 +183,8 @@ def run_case(name: str, attn: str, args) -> dict:
 
 
 def print_text(r: dict) -> None:
-    print(f"{r['config']} {r['attn']} (torch {r['torch']}, {r['threads']} threads, B = {r['batch']}, {r['params']} params): "
+    t = f"T = {r['T']}, " if r["config"] in SWEEP else ""
+    print(f"{r['config']} {r['attn']} (torch {r['torch']}, {r['threads']} threads, {t}B = {r['batch']}, {r['params']} params): "
           f"step {1e3 * r['step_s']:.1f} ms (median of {r['steps']}; min {1e3 * r['step_min_s']:.1f}, "
           f"max {1e3 * r['step_max_s']:.1f}), {r['throughput']:.0f} {r['throughput_unit']}")
     print(f"  {r['gflop_per_step']:.2f} GFLOP/step (matmuls), {r['gflops']:.1f} GFLOP/s = {100 * r['fraction']:.0f}% of "
@@ -183,7 +200,7 @@ def print_text(r: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default="all", choices=CASES + ["all"])
+    ap.add_argument("--config", default="all", choices=CASES + SWEEP + ["all", "sweep"])
     ap.add_argument("--attn", default="both", choices=["softmax", "plap", "both"])
     ap.add_argument("--steps", type=int, default=10, help="timed steps (the median is reported)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
@@ -200,7 +217,7 @@ def main(argv=None) -> int:
     torch.set_num_interop_threads(1)
     emit = (lambda r: print(json.dumps(r), flush=True)) if args.json else print_text
 
-    names = CASES if args.config == "all" else [args.config]
+    names = {"all": CASES, "sweep": SWEEP}.get(args.config, [args.config])
     attns = ["softmax", "plap"] if args.attn == "both" else [args.attn]
     if len(names) * len(attns) == 1 or args.one:
         emit(run_case(names[0], attns[0], args))
