@@ -251,7 +251,8 @@ const Row kBadInputs[] = {
     {{"probe", "--checkpoint", "{F}/syn", "--seed", "-1"}, 2, "--seed"},
     {{"probe", "--checkpoint", "{F}/syn", "--batch", "0"}, 2, "--batch: Value 0 not in range"},
     // ---- bench ------------------------------------------------------------------------------------
-    {{"bench", "--config", "xl"}, 2, "--config: xl not in {lm-s,lm-m,vit-s,all}"},
+    {{"bench", "--config", "xl"}, 2, "--config: xl not in {lm-s,lm-m,vit-s,lm-T128,lm-T256,lm-T512,lm-T1024,lm-T2048,all,sweep}"},
+    {{"bench", "--config", "lm-T100"}, 2, "--config: lm-T100 not in {lm-s,"},
     {{"bench", "--attn", "linear"}, 2, "--attn: linear not in {softmax,plap,both}"},
     {{"bench", "--steps", "0"}, 2, "--steps: Value 0 not in range"},
     {{"bench", "--warmup", "-1"}, 2, "--warmup: Value -1 not in range"},

@@ -1,8 +1,8 @@
 // experiments/bench/bench.cpp: `plat bench`, the performance measurement (notes/07-performance.md). It
-// times full training steps (forward, loss, zero_grad, backward, clip, AdamW) of three fixed model
-// sizes with softmax and p-Laplacian attention on synthetic inputs, counts the model's matmul FLOPs
-// analytically, measures this machine's sgemm rate as the ceiling, and breaks a step down by operation;
-// `--ops` times single operations in isolation beside direct references.
+// times full training steps (forward, loss, zero_grad, backward, clip, AdamW) of fixed model sizes
+// (three, and the context sweep) with softmax and p-Laplacian attention on synthetic inputs, counts
+// the model's matmul FLOPs analytically, measures this machine's sgemm rate as the ceiling, and
+// breaks a step down by operation; `--ops` times single operations in isolation beside direct references.
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
@@ -36,24 +37,11 @@
 
 namespace plat {
 
-namespace {
-
-using json = nlohmann::ordered_json;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// ---- the fixed configurations (notes/07, "What is timed") ---------------------------------------
-
-struct BenchCase {
-    std::string name;  // lm-s | lm-m | vit-s
-    ModelConfig config;
-    int64_t batch;     // B
-};
+// ---- the fixed configurations (notes/07, "What is timed" and "Scaling with the context") ----------
 
 const std::vector<std::string> kCaseNames = {"lm-s", "lm-m", "vit-s"};
+const std::vector<std::string> kSweepNames = {"lm-T128", "lm-T256", "lm-T512", "lm-T1024", "lm-T2048"};
 
-// p = 1.5 with the "unit" self term for plap; the seed is fixed so every run builds the same model.
 BenchCase make_case(const std::string& name, const std::string& attn) {
     BenchCase c;
     c.name = name;
@@ -71,12 +59,38 @@ BenchCase make_case(const std::string& name, const std::string& attn) {
     } else if (name == "vit-s") {
         m.model = ModelKind::vit, m.dim = 128, m.layers = 4, m.heads = 4, m.patch = 4;
         c.batch = 128;
+    } else if (std::find(kSweepNames.begin(), kSweepNames.end(), name) != kSweepNames.end()) {
+        m.model = ModelKind::lm, m.dim = 128, m.layers = 4, m.heads = 4, m.context = std::stoll(name.substr(4));
+        if (kSweepTokens % m.context != 0)
+            fail("bench: {}: T = {} does not divide the {} tokens of a sweep step", name, m.context, kSweepTokens);
+        c.batch = kSweepTokens / m.context;
     } else {
-        fail("bench: unknown configuration '{}'; expected lm-s, lm-m or vit-s", name);
+        fail("bench: unknown configuration '{}'; expected one of {}", name, fmt::join(bench_config_choices(), ", "));
     }
     m.validate();
     return c;
 }
+
+std::vector<std::string> bench_config_choices() {
+    std::vector<std::string> all = kCaseNames;
+    all.insert(all.end(), kSweepNames.begin(), kSweepNames.end());
+    all.insert(all.end(), {"all", "sweep"});
+    return all;
+}
+
+std::vector<std::string> bench_config_names(const std::string& config) {
+    if (config == "all") return kCaseNames;
+    if (config == "sweep") return kSweepNames;
+    make_case(config, "softmax");  // fails, listing the valid names, when it names no case
+    return {config};
+}
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Tokens per sequence as the blocks see them: lm T = context; vit T = N + 1 (the class token).
 int64_t tokens_per_item(const ModelConfig& m) {
@@ -262,6 +276,7 @@ json run_case(const BenchCase& c, const BenchOptions& o) {
     j["attn"] = attn_kind_name(c.config.attn);
     j["threads"] = get_num_threads();
     j["batch"] = c.batch;
+    j["T"] = tokens_per_item(c.config);
     j["steps"] = o.steps;
     j["step_s"] = median;
     j["step_min_s"] = sorted.front();
@@ -344,10 +359,13 @@ void print_breakdown(const json& j) {
 }
 
 void print_text(const json& j) {
-    fmt::print("{} {} ({} threads, B = {}, {} params): step {:.1f} ms (median of {}; min {:.1f}, max {:.1f}), "
+    const std::string name = j["config"];
+    const bool sweep = std::find(kSweepNames.begin(), kSweepNames.end(), name) != kSweepNames.end();
+    fmt::print("{} {} ({} threads, {}B = {}, {} params): step {:.1f} ms (median of {}; min {:.1f}, max {:.1f}), "
                "{:.0f} {}\n",
-               j["config"].get<std::string>(), j["attn"].get<std::string>(), j["threads"].get<int>(),
-               j["batch"].get<int64_t>(), j["params"].get<int64_t>(), 1e3 * j["step_s"].get<double>(),
+               name, j["attn"].get<std::string>(), j["threads"].get<int>(),
+               sweep ? fmt::format("T = {}, ", j["T"].get<int64_t>()) : "", j["batch"].get<int64_t>(),
+               j["params"].get<int64_t>(), 1e3 * j["step_s"].get<double>(),
                j["steps"].get<int>(), 1e3 * j["step_min_s"].get<double>(), 1e3 * j["step_max_s"].get<double>(),
                j["throughput"].get<double>(), j["throughput_unit"].get<std::string>());
     fmt::print("  {:.2f} GFLOP/step (matmuls), {:.1f} GFLOP/s = {:.0f}% of sgemm {:.1f} GFLOP/s; peak RSS {:.0f} MB "
@@ -359,6 +377,19 @@ void print_text(const json& j) {
                j["minor_faults_per_step"].get<double>(), 100 * j["cpu_util"].get<double>(), j["threads"].get<int>(),
                j["load_avg"].get<double>());
     print_breakdown(j);
+}
+
+// The sweep's summary (--config sweep --attn both, text): per T, each attention's step and peak memory.
+void print_sweep_summary(const std::vector<json>& rows) {
+    fmt::print("\nsweep, B T = {} tokens per step: median step ms, peak RSS MB\n{:>5} {:>3} | {:>10} {:>8} {:>6} | "
+               "{:>10} {:>8}\n", kSweepTokens, "T", "B", "softmax ms", "plap ms", "ratio", "softmax MB", "plap MB");
+    for (size_t i = 0; i + 1 < rows.size(); i += 2) {
+        const json &s = rows[i], &p = rows[i + 1];
+        fmt::print("{:>5} {:>3} | {:10.1f} {:8.1f} {:6.2f} | {:10.0f} {:8.0f}\n", s["T"].get<int64_t>(),
+                   s["batch"].get<int64_t>(), 1e3 * s["step_s"].get<double>(), 1e3 * p["step_s"].get<double>(),
+                   p["step_s"].get<double>() / s["step_s"].get<double>(), s["peak_rss_mb"].get<double>(),
+                   p["peak_rss_mb"].get<double>());
+    }
 }
 
 // Runs this same program on one case in a fresh process, so that its peak RSS is that case's alone,
@@ -535,7 +566,7 @@ void run_ops(const BenchCase& c) {
 }  // namespace
 
 void run_bench(BenchOptions o) {
-    std::vector<std::string> names = o.config == "all" ? kCaseNames : std::vector<std::string>{o.config};
+    const std::vector<std::string> names = bench_config_names(o.config);
     std::vector<std::string> attns =
         o.attn == "both" ? std::vector<std::string>{"softmax", "plap"} : std::vector<std::string>{o.attn};
     auto emit = [&](const json& j) {
@@ -557,8 +588,10 @@ void run_bench(BenchOptions o) {
     if (!o.json)
         fmt::print("sgemm {}^3: {:.1f} GFLOP/s on {} threads; each case runs in a fresh process\n", o.sgemm_size,
                    o.sgemm_gflops, get_num_threads());
+    std::vector<json> rows;
     for (const std::string& name : names)
-        for (const std::string& attn : attns) emit(run_case_in_child(name, attn, o));
+        for (const std::string& attn : attns) emit(rows.emplace_back(run_case_in_child(name, attn, o)));
+    if (o.config == "sweep" && attns.size() == 2 && !o.json) print_sweep_summary(rows);
 }
 
 }  // namespace plat

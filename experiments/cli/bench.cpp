@@ -10,11 +10,13 @@ namespace plat {
 void register_bench(CLI::App& app) {
     auto o = std::make_shared<BenchOptions>();
     CLI::App* cmd = app.add_subcommand(
-        "bench", "Time training steps of fixed model sizes (softmax and p-Laplacian attention), with FLOP rates, "
-                 "memory and a per-operation breakdown (notes/07-performance.md)");
-    cmd->add_option("--config", o->config, "lm-s | lm-m | vit-s | all")
+        "bench", "Time training steps of fixed model sizes and a sweep over the context (softmax and p-Laplacian "
+                 "attention), with FLOP rates, memory and a per-operation breakdown (notes/07-performance.md)");
+    cmd->add_option("--config", o->config,
+                    "lm-s | lm-m | vit-s | all (those three) | lm-T128 ... lm-T2048 (C 128, L 4, H 4, B = 4096 / T) | "
+                    "sweep (those five)")
         ->capture_default_str()
-        ->check(CLI::IsMember({"lm-s", "lm-m", "vit-s", "all"}));
+        ->check(CLI::IsMember(bench_config_choices()));
     cmd->add_option("--attn", o->attn, "softmax | plap | both")
         ->capture_default_str()
         ->check(CLI::IsMember({"softmax", "plap", "both"}));
