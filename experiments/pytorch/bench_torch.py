@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """experiments/pytorch/bench_torch.py: the PyTorch side of `plat bench` (notes/07-performance.md).
 
-The same configurations (lm-s, lm-m, vit-s; the context sweep lm-T128 ... lm-T2048), each with softmax and p-Laplacian attention
-(p = 1.5, self term "unit"), built with plat_torch.py's models, trained on the same kind of synthetic
+The same configurations (lm-s, lm-m, vit-s; the context sweep lm-T128 ... lm-T2048), each with
+softmax and p-Laplacian attention (p = 1.5, self term "unit"), built with plat_torch.py's models, trained on the same kind of synthetic
 batch with the same step: forward, cross-entropy, zero_grad (set_to_none), backward,
 clip_grad_norm_(1.0), AdamW (two groups, foreach=True; fused AdamW does not exist for CPU in 1.13),
 clamp of p. The median step time after warm-up, throughput, peak RSS of a fresh process per case,
@@ -59,7 +59,8 @@ def make_case(name: str, attn: str):
         T = int(name[4:])
         if SWEEP_TOKENS % T:
             raise ValueError(f"bench_torch: {name}: T = {T} does not divide the {SWEEP_TOKENS} tokens of a sweep step")
-        return pt.ModelConfig(model="lm", dim=128, layers=4, heads=4, context=T, attn=attn, p=p, seed=1), SWEEP_TOKENS // T
+        cfg = pt.ModelConfig(model="lm", dim=128, layers=4, heads=4, context=T, attn=attn, p=p, seed=1)
+        return cfg, SWEEP_TOKENS // T
     raise ValueError(f"bench_torch: unknown configuration {name!r}; expected one of {CASES + SWEEP}")
 
 
