@@ -9,8 +9,7 @@
 #
 #   sh experiments/bench/compare.sh [BUILD]      BUILD: the build directory holding plat (default build)
 #   env: OUT=dir (default runs/bench) keeps the JSON lines and the table;
-#        WAIT_QUIET=seconds: before each case, wait up to that long for the cores to be idle (90% idle
-#          over 3 s in /proc/stat), so that other programs disturb the measurement less;
+#        WAIT_QUIET=seconds: wait for idle cores before each case (experiments/bench/common.sh);
 #        THREADS="1 2" (default) the thread counts to run;
 #        QUICK=1 runs two steps per case (a check that the script works, not a measurement).
 #
@@ -19,12 +18,11 @@
 # system's libgomp (and OpenBLAS's OpenMP build), so the policy means the same to both: ACTIVE spins
 # at every barrier, PASSIVE sleeps at once, unset spins a while and then sleeps.
 set -eu
+. "$(dirname "$0")/common.sh"
 BUILD=${1:-build}
 PLAT="$BUILD/plat"
-PY=/usr/bin/python3
 TORCH="$PY experiments/pytorch/bench_torch.py"
 OUT=${OUT:-runs/bench}
-WAIT_QUIET=${WAIT_QUIET:-0}
 [ -x "$PLAT" ] || { echo "bench_compare: $PLAT not found; build it first: make BUILD=$BUILD $PLAT" >&2; exit 1; }
 mkdir -p "$OUT"
 : > "$OUT/plat.jsonl"
@@ -33,28 +31,6 @@ mkdir -p "$OUT"
 start=$(date +%s)
 
 THREADS=${THREADS:-1 2}
-load() { cut -d' ' -f1 /proc/loadavg; }
-# idle_fraction: the share of all cores' time spent idle over the next 3 seconds (/proc/stat).
-idle_fraction() {
-    a=$(head -n 1 /proc/stat)
-    sleep 3
-    b=$(head -n 1 /proc/stat)
-    echo "$a
-$b" | awk '{ t = 0; for (i = 2; i <= NF; i++) t += $i; idle[NR] = $5 + $6; total[NR] = t }
-               END { printf "%.2f\n", (idle[2] - idle[1]) / (total[2] - total[1]) }'
-}
-# wait_idle: waits up to WAIT_QUIET seconds for the cores to be at least 90% idle.
-wait_idle() {
-    [ "$WAIT_QUIET" -gt 0 ] || return 0
-    waited=0
-    while [ "$waited" -lt "$WAIT_QUIET" ]; do
-        f=$(idle_fraction)
-        awk -v f="$f" 'BEGIN { exit !(f >= 0.9) }' && return 0
-        sleep 2
-        waited=$((waited + 5))
-    done
-    echo "   (still busy after waiting ${WAIT_QUIET}s: idle $f)"
-}
 
 # Steps per configuration: lm-m takes seconds per step, so fewer of them.
 # QUICK=1: two steps each, to check that the script runs (the numbers then mean little).
@@ -63,12 +39,6 @@ steps_for() {
     case "$1" in lm-m) echo "--steps 5 --warmup 1" ;; *) echo "--steps 10 --warmup 2" ;; esac
 }
 
-# with_policy POLICY COMMAND...: runs COMMAND with OMP_WAIT_POLICY set, or unset for "unset".
-with_policy() {
-    p=$1
-    shift
-    if [ "$p" = unset ]; then env -u OMP_WAIT_POLICY "$@"; else env OMP_WAIT_POLICY="$p" "$@"; fi
-}
 best_policy() {  # best_policy FRAMEWORK: the policy with the fastest median step in the trial
     $PY - "$OUT/policy.jsonl" "$1" <<'EOF'
 import json, sys
@@ -86,9 +56,7 @@ if [ "$TRIAL" -gt 1 ]; then
         with_policy "$policy" $TORCH --json --threads "$TRIAL" --config lm-s --attn softmax --steps 6 --warmup 1 \
             >> "$OUT/policy.jsonl"
         with_policy "$policy" env PLAT_THREADS="$TRIAL" "$PLAT" bench --json --config lm-s --attn softmax --steps 6 \
-            --warmup 1 --profile-steps 0 \
-            | sed "s/\"framework\":\"plat\"/\"framework\":\"plat\",\"omp_wait_policy\":\"$policy\"/" \
-            >> "$OUT/policy.jsonl"
+            --warmup 1 --profile-steps 0 | tag_plat "$policy" >> "$OUT/policy.jsonl"
     done
     $PY - "$OUT/policy.jsonl" <<'EOF'
 import json, sys
@@ -107,9 +75,7 @@ for threads in $THREADS; do
             wait_idle
             echo "== $config $attn, $threads thread(s), load $(load)"
             with_policy "$BEST_PLAT" env PLAT_THREADS="$threads" "$PLAT" bench --json --config "$config" --attn "$attn" \
-                $(steps_for "$config") --profile-steps 1 \
-                | sed "s/\"framework\":\"plat\"/\"framework\":\"plat\",\"omp_wait_policy\":\"$BEST_PLAT\"/" \
-                >> "$OUT/plat.jsonl"
+                $(steps_for "$config") --profile-steps 1 | tag_plat "$BEST_PLAT" >> "$OUT/plat.jsonl"
             wait_idle
             with_policy "$BEST_TORCH" $TORCH --json --threads "$threads" --config "$config" --attn "$attn" \
                 $(steps_for "$config") >> "$OUT/torch.jsonl"
