@@ -13,6 +13,8 @@
 #                    plat beside PyTorch at nanoGPT scale (compare_torch.sh)        (~70 min idle)
 #   make bench       plat bench beside PyTorch (python3-torch, installed when missing): lm-s, lm-m,
 #                    vit-s x softmax/plap x 1/2 threads, one table with the ratios      (~8 min)
+#   make bench-scaling  the context sweep beside PyTorch (T 128 ... 2048 at B T = 4096), table,
+#                    data file and plot into notes/07       (~10-15 min idle, estimated)
 #   make figures     every figure of notes/00-05 (gnuplot, Graphviz, plat graph, three small models)
 #   make exercise N  prepare workbook exercise N (notes/exercises) in tests/exercises/work/;
 #   make grade [N]   grade it, or list every exercise's state; make exercises-check: CI's proof
@@ -62,7 +64,7 @@ ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
-.PHONY: all test demo experiments experiments-phases $(PHASES:%=experiments-%) experiments-smoke experiments-report bench figures debug test-debug deps data fuzz clean
+.PHONY: all test demo experiments experiments-phases $(PHASES:%=experiments-%) experiments-smoke experiments-report bench bench-scaling figures debug test-debug deps data fuzz clean
 all: $(BUILD)/plat $(BUILD)/libplat.a
 
 $(BUILD)/f32/%.o: %.cpp
@@ -134,6 +136,18 @@ bench: deps
 	@$(call need,python3-torch)
 	@$(MAKE) --no-print-directory $(BUILD)/plat
 	sh experiments/bench/compare.sh $(BUILD)
+
+# The context sweep beside PyTorch (experiments/bench/scaling.sh; notes/07, "Scaling with the context"):
+# lm-T128 ... lm-T2048 (B T = 4096), softmax and p-LaT, 2 threads, each case under every threading
+# preset (wait policies; PyTorch also Debian's OpenMP OpenBLAS by LD_LIBRARY_PATH), the fastest kept.
+# Writes experiments/results/bench-scaling/HOST-DATE.csv, notes/07's table and
+# notes/figures/bench-scaling.png; QUICK=1 checks the pipeline into runs/bench-scaling only.
+# About 10-15 minutes on idle cores (estimated from per-step times; not part of make bench, which
+# stays ~8 min).
+bench-scaling: deps
+	@$(call need,python3-torch gnuplot-nox libopenblas0-openmp)
+	@$(MAKE) --no-print-directory $(BUILD)/plat
+	sh experiments/bench/scaling.sh $(BUILD)
 
 # Every figure of notes chapters 00-05 (experiments/scripts/figures/make_figures.sh): gnuplot and
 # Graphviz drawings, plat graph's pictures, and the attention maps of three small trained models.

@@ -28,7 +28,7 @@ datasets                1100
 experiments             7750
 experiments/training    2150
 experiments/cli         1300
-experiments/bench       800
+experiments/bench       1050
 experiments/scripts     2050
 experiments/pytorch     1550
 all                     14400
