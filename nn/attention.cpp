@@ -311,7 +311,7 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
                     real* mi = m + i * T;  // r_ij, then M_ij, for j < i
                     const real* gi = dz + i * T;
                     if (dp_partial) {
-#pragma omp simd reduction(+ : dp)
+                        #pragma omp simd reduction(+ : dp)
                         for (int64_t j = 0; j < i; j++) dp += double(gi[j]) * 0.5 * double(fast_log(mi[j] + pl.eps));
                     }
                     if (!into_v) continue;

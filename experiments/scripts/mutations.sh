@@ -15,11 +15,12 @@ cd "$work"
 cp nn/attention.cpp attention.orig
 
 # name | sed expression; each must change exactly one line of nn/attention.cpp.
-mutations='drop the query side of dv (dv_i += w (v_i - v_j))|s/dvi\[c\] += wdiff;//
-drop the key side of dv (dv_j -= w (v_i - v_j))|s/dvj\[c\] -= wdiff;//
-same sign on both sides (dv_j += w (v_i - v_j))|s/dvj\[c\] -= wdiff;/dvj[c] += wdiff;/
-0.495 for 0.5 in dp|s/double(g) \* 0\.5 \*/double(g) * 0.495 */
-2.02 for 2 in w = 2 dr|s/const real w = 2 \* g/const real w = real(2.02) * g/
+mutations='drop the query side of dv (the rowsum(M) u_i term)|s/+= rowsum\[i\] \* u\[i \* D + c\]/+= 0 * rowsum[i] * u[i * D + c]/
+drop the key side of dv (the - M u term)|s/symm_lower(T, D, real(-1)/symm_lower(T, D, real(0)/
+same sign on both sides (+ M u)|s/symm_lower(T, D, real(-1)/symm_lower(T, D, real(1)/
+near pairs without their key side (dv_j -= M_ij (v_i - v_j))|s/dvj\[c\] -= mdiff;//
+0.495 for 0.5 in dp|s/double(gi\[j\]) \* 0\.5 \*/double(gi[j]) * 0.495 */
+2.02 for 2 in M = 2 dr|s/mi\[j\] = 2 \* half_pm2 \* gi\[j\]/mi[j] = real(2.02) * half_pm2 * gi[j]/
 dk 1.01 times too large|s/scale, dz, T, q, C3, real(1), dk, C3)/scale * real(1.01), dz, T, q, C3, real(1), dk, C3)/
 softmax backward without the row dot|s/gi\[j\] = ai\[j\] \* (gi\[j\] - dot);/gi[j] = ai[j] * gi[j];/'
 
