@@ -307,7 +307,7 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, real eps) {
         fail("layer_norm: x is {}, weight is {}, bias is {}; weight and bias must be [{}] (the last axis of x)",
              x.shape().str(), weight.shape().str(), bias.shape().str(), C);
     if (!(eps > 0)) fail("layer_norm: eps must be > 0, got {}", double(eps));
-    Tensor out(x.shape());  // [N, C]
+    Tensor out = Tensor::uninitialized(x.shape());  // [N, C], every row written below
     Tensor mean({N}), rstd({N});  // saved for the backward
     const real *xd = x.value().data(), *w = weight.value().data(), *b = bias.value().data();
 #pragma omp parallel for schedule(static) if (x.value().numel() >= kParallelMin)
@@ -388,7 +388,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
         fail("linear: input has shape {}; expected [..., {}] to match weight {}", xv.shape().str(), in_f,
              w.shape().str());
     const int64_t N = xv.numel() / in_f;
-    Tensor y(xv.shape().with(-1, out_f));  // [..., out]
+    Tensor y = Tensor::uninitialized(xv.shape().with(-1, out_f));  // [..., out]: the bias is copied in first
     for (int64_t n = 0; n < N; n++) std::copy(b.data(), b.data() + out_f, y.data() + n * out_f);
     gemm(false, true, N, out_f, in_f, real(1), xv.data(), w.data(), real(1), y.data());
     return record("linear", y, {x, weight, bias}, [N, in_f, out_f](Node& self) {
@@ -434,7 +434,7 @@ inline real gelu_sigma(real v) {  // sigma(2u)
 }  // namespace
 
 Var gelu(const Var& x) {
-    Tensor out(x.shape());
+    Tensor out = Tensor::uninitialized(x.shape());  // every entry written below
     const real* xv = x.value().data();
     real* y = out.data();
     int64_t n = out.numel();

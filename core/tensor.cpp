@@ -23,7 +23,8 @@ namespace {
 // (mallopt(3)); on another C library the defaults stay.
 [[maybe_unused]] const bool g_allocator_tuned = [] {
 #ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MB (glibc's maximum) come from the heap
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MB (glibc's maximum) come from the heap,
+    mallopt(M_MMAP_MAX, 0);               // and larger ones too (attention's [B,H,T,T] at long contexts)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and the heap's free top is kept, up to 1 GB
     mallopt(M_TOP_PAD, 64 << 20);         // grow the heap 64 MB at a time
 #endif
@@ -31,8 +32,14 @@ namespace {
 }();
 }  // namespace
 
-Tensor::Tensor(const Shape& shape)
-    : shape_(shape), storage_(std::make_shared<std::vector<real>>(shape.numel(), real(0))) {}
+Tensor::Tensor(const Shape& shape) : shape_(shape), storage_(std::make_shared<Storage>(shape.numel(), real(0))) {}
+
+Tensor Tensor::uninitialized(const Shape& shape) {
+    Tensor t;
+    t.shape_ = shape;
+    t.storage_ = std::make_shared<Storage>(shape.numel());
+    return t;
+}
 
 Tensor Tensor::full(const Shape& shape, real value) {
     Tensor t(shape);
@@ -45,7 +52,7 @@ Tensor Tensor::from_data(const Shape& shape, std::vector<real> values) {
         fail("Tensor::from_data: shape {} needs {} values, got {}", shape.str(), shape.numel(), values.size());
     Tensor t;
     t.shape_ = shape;
-    t.storage_ = std::make_shared<std::vector<real>>(std::move(values));
+    t.storage_ = std::make_shared<Storage>(values.begin(), values.end());
     return t;
 }
 
@@ -110,7 +117,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 Tensor Tensor::clone() const {
     Tensor t;
     t.shape_ = shape_;
-    if (storage_) t.storage_ = std::make_shared<std::vector<real>>(*storage_);
+    if (storage_) t.storage_ = std::make_shared<Storage>(*storage_);
     return t;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/shape.h"
@@ -26,6 +27,10 @@ public:
     explicit Tensor(const Shape& shape);  // zeros of that shape
 
     static Tensor zeros(const Shape& shape) { return Tensor(shape); }
+    // Storage whose values are undefined until written: for an operation's output that its kernel
+    // overwrites entirely, where zero-filling first would be a wasted pass over memory (megabytes
+    // for attention's [B, H, T, T]; notes/07-performance.md, section 4).
+    static Tensor uninitialized(const Shape& shape);
     static Tensor ones(const Shape& shape) { return full(shape, 1); }
     static Tensor full(const Shape& shape, real value);
     static Tensor from_data(const Shape& shape, std::vector<real> values);  // sizes must agree
@@ -63,8 +68,23 @@ public:
 private:
     int64_t flat_index(std::initializer_list<int64_t> index) const;
 
+    // A vector whose elements are default-initialized (for float: left as they are) unless a value
+    // is given, so that uninitialized() costs no pass over the memory.
+    template <class T>
+    struct NoInitAllocator : std::allocator<T> {
+        template <class U>
+        struct rebind {
+            using other = NoInitAllocator<U>;
+        };
+        template <class U>
+        void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+        template <class U, class... Args>
+        void construct(U* p, Args&&... args) { ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...); }
+    };
+    using Storage = std::vector<real, NoInitAllocator<real>>;
+
     Shape shape_;
-    std::shared_ptr<std::vector<real>> storage_;
+    std::shared_ptr<Storage> storage_;
 };
 
 // Check that `t` has exactly the given shape; the message names `what`.

@@ -364,8 +364,8 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
 
 Var softmax_attention(const Var& qkv, int heads, bool causal, Tensor* weights) {
     const Dims d = attention_dims(qkv.value(), heads, "softmax_attention");
-    Tensor out({d.B, d.T, d.C});         // [B, T, C]
-    Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward
+    Tensor out = Tensor::uninitialized({d.B, d.T, d.C});       // [B, T, C]: every entry written
+    Tensor att = Tensor::uninitialized({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward
     attention_forward(out.data(), att.data(), qkv.value().data(), d, causal, Plap{});
     if (weights) *weights = att.clone();
     return record("softmax_attention", out, {qkv}, [att, d, causal](Node& self) {
@@ -379,8 +379,8 @@ Var plap_attention(const Var& qkv, const Var& p, int heads, bool causal, SelfTer
                    Tensor* weights) {
     const Dims d = attention_dims(qkv.value(), heads, "plap_attention");
     check_plap_args(p.value(), d.H, eps, "plap_attention");
-    Tensor out({d.B, d.T, d.C});         // [B, T, C]
-    Tensor att({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward (r is recomputed)
+    Tensor out = Tensor::uninitialized({d.B, d.T, d.C});       // [B, T, C]: every entry written
+    Tensor att = Tensor::uninitialized({d.B, d.H, d.T, d.T});    // [B, H, T, T], A: saved for the backward (r is recomputed)
     Tensor pv = p.value().clone();       // [H], the exponents this forward used
     attention_forward(out.data(), att.data(), qkv.value().data(), d, causal, Plap{true, pv.data(), self_term, eps});
     if (weights) *weights = att.clone();

@@ -249,6 +249,27 @@ TEST_CASE("tensor: construction, fill, item, copy_from and from_data") {
     CHECK(contains(error_of([&] { c.copy_from(f); }), "copy_from"));
 }
 
+TEST_CASE("tensor: uninitialized has its shape and storage; zeros stay zeros on reused memory") {
+    // uninitialized() skips the zero-fill; Tensor(shape) must still fill, even when the allocator
+    // hands back memory that held other values (written 7s, freed, asked for again at the same size).
+    const Shape shape{64, 1024};
+    for (int round = 0; round < 3; round++) {
+        {
+            Tensor u = Tensor::uninitialized(shape);
+            REQUIRE(u.shape() == shape);
+            REQUIRE(u.numel() == 64 * 1024);
+            REQUIRE(u.data() != nullptr);
+            u.fill(real(7));
+            CHECK(u[u.numel() - 1] == real(7));
+        }
+        Tensor z(shape);
+        bool all_zero = true;
+        for (int64_t i = 0; i < z.numel(); i++) all_zero = all_zero && z[i] == real(0);
+        CHECK(all_zero);
+    }
+    CHECK(Tensor::uninitialized(Shape{0, 3}).numel() == 0);
+}
+
 TEST_CASE("tensor: reshape shares storage, clone does not") {
     Tensor a = Tensor::from_data(Shape{2, 3}, {0, 1, 2, 3, 4, 5});
     Tensor r = a.reshape(Shape{3, 2});
