@@ -35,9 +35,10 @@ struct ModelConfig {
     int patch = 4;                 // vit: patch side P; 28 % P == 0; N = (28/P)^2 patches
     AttnKind attn = AttnKind::softmax;  // softmax or plap (p-Laplacian)
     std::vector<double> p = {2.0};  // plap: one exponent for all layers, or one per layer
-    // exclude: the default since the study of notes/06-experiments.md; whether the study's gain holds
-    // up with paired seeds and a test split is being measured in notes/06c-what-p-lat-changes.md.
-    SelfTerm self = SelfTerm::exclude;
+    // unit: then p = 2 is softmax attention exactly, and p is the one change against the baseline.
+    // The paired runs of notes/06c-what-p-lat-changes.md (section 4) found no difference between the
+    // two self terms, so nothing argues for the other one (exclude, the default before them).
+    SelfTerm self = SelfTerm::unit;
     double eps = 1e-6;
     bool learn_p = false;          // plap: p becomes the parameter ...attn.p of shape [H]
     uint64_t seed = 0;

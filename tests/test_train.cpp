@@ -433,6 +433,6 @@ TEST_CASE("train: data that cannot make one window, and bad options, are refused
     CHECK_THROWS_WITH_AS(Trainer(tiny_vit(), tiny_options("lm"), tiny_data("lm", tiny_lm("softmax", false))),
                          doctest::Contains("trains an lm model"), Error);
     // The default run directory is a function of the options alone.
-    ModelConfig c = tiny_lm("plap", true);  // the default self term, exclude
-    CHECK(default_run_dir(TaskKind::lm, c, tiny_options("lm")) == "runs/lm-plap-p1.5-exclude-learnp-d16-l2-h2-c16-b4-s5");
+    ModelConfig c = tiny_lm("plap", true);  // the default self term, unit
+    CHECK(default_run_dir(TaskKind::lm, c, tiny_options("lm")) == "runs/lm-plap-p1.5-unit-learnp-d16-l2-h2-c16-b4-s5");
 }

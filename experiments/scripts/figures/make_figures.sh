@@ -51,7 +51,7 @@ for p in $plist; do
         rm -rf "$run"
         # One thread, idle threads sleeping: on a busy machine, threads spinning while they wait
         # for a descheduled peer waste most of the time (tests/run.sh says the same).
-        PLAT_THREADS=1 OMP_WAIT_POLICY=PASSIVE nice "$PLAT" train lm --dim 64 --layers 2 --heads 2 --context 32 --attn plap --p "$p" --seed 0 \
+        PLAT_THREADS=1 OMP_WAIT_POLICY=PASSIVE nice "$PLAT" train lm --dim 64 --layers 2 --heads 2 --context 32 --attn plap --p "$p" --self exclude --seed 0 \
             --steps 400 --batch 32 --lr 3e-3 --min-lr 3e-4 --warmup 20 --eval-every 400 --eval-batches 10 \
             --log-every 100 --data "$DATA" --run "$run"
     fi
