@@ -135,8 +135,8 @@ plot_learned_p() {
     {
         echo 'if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo size 1200,700 noenhanced font ",10" } else { set terminal png size 1200,700 noenhanced }'
         echo "set output '$png'"
-        echo "set multiplot layout 2,3 title 'learned p per layer (mean over heads and seeds) against the training step'"
-        echo "set yrange [1:*]; set xlabel 'step'; set ylabel 'p'; set key bottom right; set grid"
+        echo "set multiplot layout 2,3 title 'learned p per layer (mean over heads and seeds) against the training step (one scale for all six)'"
+        echo "set yrange [1:2.6]; set xlabel 'step'; set ylabel 'p'; set key at graph 0.98, graph 0.58 right top; set grid"
         for v in $panels; do
             echo "set title '$v'"
             echo "plot for [l=2:5] '$dat.$v' using 1:l with linespoints title sprintf('layer %d', l - 1)"
