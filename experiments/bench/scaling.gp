@@ -30,6 +30,7 @@ plot csv u "T":"plat_softmax_ms" w lp @plat_sm t "plat softmax", \
      csv u "T":"torch_plap_ms" w lp @torch_pl t "PyTorch p-LaT"
 
 set title "(b) PyTorch's step time / plat's (above 1: plat faster)"
+set offsets 0, 0, graph 0.45, 0   # room above the curves for the key
 unset logscale y
 set ylabel "ratio"
 set yrange [0:*]
@@ -49,6 +50,7 @@ plot csv u "T":(column("plat_plap_ms") / column("plat_softmax_ms")) w lp @time_p
      1 w l lc rgb "#888888" dt 3 notitle
 
 set title "(d) peak memory (resident set of a fresh process per case)"
+set offsets 0, 0, 0, 0
 set logscale y
 set yrange [*:*]
 set ylabel "MB"
