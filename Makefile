@@ -14,7 +14,7 @@
 #   make bench       plat bench beside PyTorch (python3-torch, installed when missing): lm-s, lm-m,
 #                    vit-s x softmax/plap x 1/2 threads, one table with the ratios      (~8 min)
 #   make bench-scaling  the context sweep beside PyTorch (T 128 ... 2048 at B T = 4096), table,
-#                    data file and plot into notes/07       (~10-15 min idle, estimated)
+#                    data file and plot into notes/07       (26 min idle, measured)
 #   make figures     every figure of notes/00-05 (gnuplot, Graphviz, plat graph, three small models)
 #   make exercise N  prepare workbook exercise N (notes/exercises) in tests/exercises/work/;
 #   make grade [N]   grade it, or list every exercise's state; make exercises-check: CI's proof
@@ -142,7 +142,7 @@ bench: deps
 # preset (wait policies; PyTorch also Debian's OpenMP OpenBLAS by LD_LIBRARY_PATH), the fastest kept.
 # Writes experiments/results/bench-scaling/HOST-DATE.csv, notes/07's table and
 # notes/figures/bench-scaling.png; QUICK=1 checks the pipeline into runs/bench-scaling only.
-# About 10-15 minutes on idle cores (estimated from per-step times; not part of make bench, which
+# 26 minutes on 2 nearly idle cores (measured 2026-12-06; not part of make bench, which
 # stays ~8 min).
 bench-scaling: deps
 	@$(call need,python3-torch gnuplot-nox libopenblas0-openmp)

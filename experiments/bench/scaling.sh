@@ -18,8 +18,8 @@
 #        QUICK=1: two steps per case, written to OUT only (a check of the pipeline, not a measurement).
 # Without QUICK, the CSV is also copied to experiments/results/bench-scaling/HOST-DATE.csv (to commit),
 # and the table and figure made from that copy go into notes/07 and notes/figures/bench-scaling.png.
-# About 10-15 minutes on 2 idle cores (estimated from per-step times; twice PyTorch's share where the
-# default BLAS is another build); hours on busy ones, where the spinning wait policies crawl.
+# 26 minutes on 2 nearly idle cores (measured 2026-12-06; more where the default BLAS is another build
+# and PyTorch runs twice the presets); hours on busy ones, where the spinning wait policies crawl.
 set -eu
 . "$(dirname "$0")/common.sh"
 HERE=$(dirname "$0")
