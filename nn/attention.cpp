@@ -296,13 +296,14 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
             // admissible j != i: the diagonal carries no b in either self-term mode. (i, j) and (j, i) go
             // through the same r_ij, so the pair is taken once, j < i, with g_ij = dz_ij + dz_ji (causal:
             // dz_ji = 0), and M_ij = 2 (p-2)/2 g_ij / (r_ij + eps) is stored in r's place (notes/04 section 9b).
-            if (pl.on) {
+            // With nothing to send (p = 2 and a constant p), r is not computed at all.
+            const real half_pm2 = pl.on ? (pl.p[h] - 2) / 2 : real(0);
+            const bool into_v = pl.on && dv && half_pm2 != 0;  // p = 2: b = 0 for every r, nothing flows to v
+            if (pl.on && (into_v || dp_partial)) {
                 real* m = scratch(r_buf, T * T);
                 pairwise_sq_distances(m, v, C3, T, D, causal, scratch(work, T * D + 2 * T + D));
                 const real* u = work.data();  // [T, D] the centred values, and n [T] their squared norms
                 const real* n = u + T * D;
-                const real half_pm2 = (pl.p[h] - 2) / 2;
-                const bool into_v = dv && half_pm2 != 0;  // p = 2: b = 0 for every r, nothing flows to v
                 if (!causal)
                     for (int64_t i = 0; i < T; i++)
                         for (int64_t j = 0; j < i; j++) dz[i * T + j] += dz[j * T + i];

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "nn/config.h"
 
 namespace plat::test {
 
@@ -43,6 +44,22 @@ std::string error_of(F&& f) {
 
 // Whether `part` occurs in `s`.
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A tiny byte-level lm with p-LaT (p = 1.5, learnable, so its state holds transformer.h.0.attn.p),
+// 2 layers of 2 heads: the model of the tests that need a whole model but not its size.
+inline ModelConfig tiny_plap_lm(int dim = 16, int context = 8, uint64_t seed = 3) {
+    ModelConfig c;
+    c.model = ModelKind::lm;
+    c.dim = dim;
+    c.layers = 2;
+    c.heads = 2;
+    c.context = context;
+    c.attn = AttnKind::plap;
+    c.p = {1.5};
+    c.learn_p = true;
+    c.seed = seed;
+    return c;
+}
 
 // A fresh directory plat-test-<prefix>-XXXXXX from mkdtemp under the system's temporary directory,
 // removed with everything in it when the object goes (made writable first, in case a test made

@@ -27,19 +27,7 @@ namespace {
 
 // Small models: the lm has a learnable p (so its state has transformer.h.0.attn.p), the vit
 // per-layer exponents. Every file below is a few KB (the lm: 3900 numbers, most in wte).
-ModelConfig tiny_lm() {
-    ModelConfig c;
-    c.model = ModelKind::lm;
-    c.dim = 8;
-    c.layers = 2;
-    c.heads = 2;
-    c.context = 4;
-    c.attn = AttnKind::plap;
-    c.p = {1.5};
-    c.learn_p = true;
-    c.seed = 5;
-    return c;
-}
+ModelConfig tiny_lm() { return tiny_plap_lm(8, 4, 5); }
 
 ModelConfig tiny_vit() {
     ModelConfig c;

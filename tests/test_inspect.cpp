@@ -10,24 +10,13 @@
 
 #include "core/error.h"
 #include "experiments/training/inspect.h"
+#include "tests/helpers.h"
 
 using namespace plat;
+using plat::test::tiny_plap_lm;
 
 namespace {
 
-ModelConfig tiny_lm() {
-    ModelConfig c;
-    c.model = ModelKind::lm;
-    c.dim = 16;
-    c.layers = 2;
-    c.heads = 2;
-    c.context = 8;
-    c.attn = AttnKind::plap;
-    c.p = {1.5};
-    c.learn_p = true;
-    c.seed = 3;
-    return c;
-}
 
 std::string write_text(const std::string& text) {
     char name[] = "/tmp/plat_inspect_XXXXXX";
@@ -63,7 +52,7 @@ TEST_CASE("inspect: the file holds every parameter, x, y, logits, loss, grad.<na
     std::string text;
     for (int i = 0; i < 10; i++) text += "And God said, Let there be light. ";
     std::string path = write_text(text);
-    ModelConfig config = tiny_lm();
+    ModelConfig config = tiny_plap_lm();
     std::unique_ptr<Model> model = make_model(config);
     Batch batch = lm_inspect_batch(path, 2, config.context);
     TensorFile file = inspect_batch(*model, batch);

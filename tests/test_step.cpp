@@ -21,19 +21,6 @@ using namespace plat::test;
 
 namespace {
 
-ModelConfig tiny_plap_lm() {
-    ModelConfig c;
-    c.model = ModelKind::lm;
-    c.dim = 16;
-    c.layers = 2;
-    c.heads = 2;
-    c.context = 8;
-    c.attn = AttnKind::plap;
-    c.p = {1.5};
-    c.learn_p = true;  // after_step's clamp is part of the recipe
-    c.seed = 3;
-    return c;
-}
 
 Batch bytes_batch(int64_t B, int64_t T, uint64_t seed) {
     Generator gen(seed);
