@@ -254,7 +254,7 @@ Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op) {
     check_defined(a, op_name(op), "a");
     check_defined(b, op_name(op), "b");
     Shape shape = broadcast_shapes(a.shape(), b.shape(), op_name(op));
-    Tensor out(shape);
+    Tensor out = Tensor::uninitialized(shape);  // every entry written by one of the paths below
     int64_t n = out.numel();
     const real *x = a.data(), *y = b.data();
     real* o = out.data();

@@ -69,14 +69,24 @@ int64_t pairwise_sq_distances(real* r, const real* v, int64_t ldv, int64_t T, in
     int64_t recomputed = 0;
     for (int64_t i = 0; i < T; i++) {
         real* ri = r + i * T;
-        for (int64_t j = 0; j < i; j++) ri[j] += n[i] + n[j];
+        // One pass adds the norms and notes whether the row has a near pair; most rows have none, and
+        // only those that do take the branchy loop. A plain loop, which GCC vectorizes (int32_t: one
+        // lane per float lane); with `omp simd reduction` it left this loop scalar (notes/07 section 9c).
+        const real ni = n[i];
+        int32_t near = 0;
+        for (int64_t j = 0; j < i; j++) {
+            const real rij = ri[j] + (ni + n[j]);
+            ri[j] = rij;
+            near |= int32_t(rij <= recompute_below * (ni + n[j]));
+        }
+        if (!near) continue;
         for (int64_t j = 0; j < i; j++)
             if (ri[j] <= recompute_below * (n[i] + n[j])) {
                 ri[j] = direct_sq_distance(v + i * ldv, v + j * ldv, D);
                 recomputed++;
             }
-        ri[i] = 0;  // exactly, whatever the rounding
     }
+    for (int64_t i = 0; i < T; i++) r[i * T + i] = 0;  // exactly, whatever the rounding
     return recomputed;
 }
 
@@ -318,7 +328,10 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
                     if (!into_v) continue;
                     // Near-duplicates: direct differences, as the forward recomputed them (in the expansion
                     // below, M_ij up to 1/eps times u_i ~ u_j would cancel); r = inf then gives M_ij = 0.
-                    for (int64_t j = 0; j < i; j++)
+                    // The branchy loop only for rows that have one (a plain loop that vectorizes finds them).
+                    int32_t near = 0;
+                    for (int64_t j = 0; j < i; j++) near |= int32_t(mi[j] <= kRecomputeBelow * (n[i] + n[j]));
+                    for (int64_t j = 0; near && j < i; j++)
                         if (mi[j] <= kRecomputeBelow * (n[i] + n[j])) {
                             const real mij = 2 * half_pm2 * gi[j] / (mi[j] + pl.eps);
                             const real *vi = v + i * C3, *vj = v + j * C3;
