@@ -25,6 +25,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "core/fast_math.h"
 #include "core/kernels.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -551,6 +552,37 @@ void run_ops(const BenchCase& c) {
                      gemm_strided(false, false, T, D, T, 1, a.data(), T, qb + 2 * C, C3, 0,
                                   o.data() + (bh / H) * T * C + (bh % H) * D, C);
                  }
+             }));
+        // p-LaT's own pieces (nn/attention.cpp), each over every (b, h) of the batch, one thread:
+        // where its premium over softmax goes (notes/07 section 9c).
+        std::vector<real> r(T * T), work(T * D + 3 * T + D);
+        auto each_head = [&](const std::function<void(const real*, real*)>& f) {
+            return median_cpu_ms([&] {
+                for (int64_t bh = 0; bh < B * H; bh++) {
+                    const real* qb = qkv.data() + (bh / H) * T * C3 + (bh % H) * D;
+                    f(qb, o.data() + (bh / H) * T * C + (bh % H) * D);
+                }
+            });
+        };
+        line("  p-LaT: pairwise_sq_distances (centring, syrk, norms, near pairs)", each_head([&](const real* qb, real*) {
+                 pairwise_sq_distances(r.data(), qb + 2 * C, C3, T, D, causal, work.data());
+             }));
+        line("    of which syrk_lower alone (r = -2 u u^T, lower triangle)", each_head([&](const real* qb, real*) {
+                 syrk_lower(T, D, -2, qb + 2 * C, C3, 0, r.data(), T);
+             }));
+        line("  p-LaT: the log term over the lower triangle, a_ij += (p-2)/2 log(r_ij + eps)", each_head([&](const real*, real*) {
+                 for (int64_t i = 0; i < T; i++) {
+                     real* ai = a.data() + i * T;
+                     const real* ri = r.data() + i * T;
+#pragma omp simd
+                     for (int64_t j = 0; j < i; j++) ai[j] += real(-0.25) * fast_log(ri[j] + real(1e-6));
+                 }
+             }));
+        line("  p-LaT backward: symm_lower (dv -= M u, M symmetric [T, T])", each_head([&](const real* qb, real* ob) {
+                 symm_lower(T, D, -1, r.data(), T, qb + 2 * C, C3, 1, ob, C);
+             }));
+        line("    against one gemm of the same shape (a full [T, T] times [T, D])", each_head([&](const real* qb, real* ob) {
+                 gemm_strided(false, false, T, D, T, -1, r.data(), T, qb + 2 * C, C3, 1, ob, C);
              }));
     }
     {
