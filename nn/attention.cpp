@@ -311,7 +311,7 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
             const bool into_v = pl.on && dv && half_pm2 != 0;  // p = 2: b = 0 for every r, nothing flows to v
             if (pl.on && (into_v || dp_partial)) {
                 real* m = scratch(r_buf, T * T);
-                pairwise_sq_distances(m, v, C3, T, D, causal, scratch(work, T * D + 2 * T + D));
+                pairwise_sq_distances(m, v, C3, T, D, causal, scratch(work, T * D + T + D + 2 * T * (D + 1)));
                 const real* u = work.data();  // [T, D] the centred values, and n [T] their squared norms
                 const real* n = u + T * D;
                 if (!causal)
@@ -351,20 +351,21 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
                 // over the symmetric M (its lower triangle is stored), on the centred values u: the
                 // differences u_i - u_j are those of v.
                 if (into_v) {
-                    real* rowsum = work.data() + T * D + T + D;  // [T] sum_j M_ij, after the distance pass's scratch
-                    for (int64_t i = 0; i < T; i++) rowsum[i] = 0;
+                    // One symm gives both: [M u | M 1] = M [u | 1], so the row sums sum_j M_ij come from
+                    // the same product (as a loop over the stored triangle they need a float reduction
+                    // per row, which GCC leaves scalar: notes/07 section 9c).
+                    const int64_t D1 = D + 1;
+                    real* u1 = work.data() + T * D + T + D;  // [T, D + 1]: [u | 1], after the distance pass's scratch
+                    real* mu = u1 + T * D1;                  // [T, D + 1]: [M u | M 1]
                     for (int64_t i = 0; i < T; i++) {
-                        const real* mi = m + i * T;
-                        real si = 0;
-                        for (int64_t j = 0; j < i; j++) {
-                            si += mi[j];
-                            rowsum[j] += mi[j];  // M_ji = M_ij: row j's entry beyond its diagonal
-                        }
-                        rowsum[i] += si;
+                        for (int64_t c = 0; c < D; c++) u1[i * D1 + c] = u[i * D + c];
+                        u1[i * D1 + D] = 1;
                     }
-                    for (int64_t i = 0; i < T; i++)
-                        for (int64_t c = 0; c < D; c++) dv[i * C3 + c] += rowsum[i] * u[i * D + c];
-                    symm_lower(T, D, real(-1), m, T, u, D, real(1), dv, C3);
+                    symm_lower(T, D1, real(1), m, T, u1, D1, real(0), mu, D1);
+                    for (int64_t i = 0; i < T; i++) {
+                        const real rowsum = mu[i * D1 + D];
+                        for (int64_t c = 0; c < D; c++) dv[i * C3 + c] += rowsum * u[i * D + c] - mu[i * D1 + c];
+                    }
                 }
                 if (dp_partial) dp_partial[bh] = dp;
             }

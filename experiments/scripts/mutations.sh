@@ -15,9 +15,9 @@ cd "$work"
 cp nn/attention.cpp attention.orig
 
 # name | sed expression; each must change exactly one line of nn/attention.cpp.
-mutations='drop the query side of dv (the rowsum(M) u_i term)|s/+= rowsum\[i\] \* u\[i \* D + c\]/+= 0 * rowsum[i] * u[i * D + c]/
-drop the key side of dv (the - M u term)|s/symm_lower(T, D, real(-1)/symm_lower(T, D, real(0)/
-same sign on both sides (+ M u)|s/symm_lower(T, D, real(-1)/symm_lower(T, D, real(1)/
+mutations='drop the query side of dv (the rowsum(M) u_i term)|s/+= rowsum \* u\[i \* D + c\] - mu/+= 0 * rowsum * u[i * D + c] - mu/
+drop the key side of dv (the - M u term)|s/- mu\[i \* D1 + c\];/- 0 * mu[i * D1 + c];/
+same sign on both sides (+ M u)|s/- mu\[i \* D1 + c\];/+ mu[i * D1 + c];/
 near pairs without their key side (dv_j -= M_ij (v_i - v_j))|s/dvj\[c\] -= mdiff;//
 0.495 for 0.5 in dp|s/double(gi\[j\]) \* 0\.5 \*/double(gi[j]) * 0.495 */
 2.02 for 2 in M = 2 dr|s/mi\[j\] = 2 \* half_pm2 \* gi\[j\]/mi[j] = real(2.02) * half_pm2 * gi[j]/
