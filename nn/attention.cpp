@@ -155,6 +155,22 @@ constexpr int64_t kParallelMinWork = 1 << 16;
 
 inline bool worth_threads(const Dims& d) { return d.B * d.H > 1 && d.B * d.H * d.T * d.T * d.D >= kParallelMinWork; }
 
+// The [T, T] products, causal or not, by blocks of query rows (notes/04 section 10, "Causal blocks").
+// Under a causal mask rows [i0, i1) see keys j < i1 only, so each block's products stop there: about
+// half the multiply-adds at long contexts, and the block's part of the output stays in cache. The
+// entries of a block's rows beyond i1 are never computed; they are masked, and the softmax passes
+// write their exact zeros. Without a mask: one block, all T rows against all T keys.
+constexpr int64_t kCausalRowBlock = 64;
+
+template <class F>  // f(i0, i1, nk): rows [i0, i1), keys [0, nk)
+inline void for_row_blocks(int64_t T, bool causal, F f) {
+    const int64_t rows = causal ? kCausalRowBlock : T;
+    for (int64_t i0 = 0; i0 < T; i0 += rows) {
+        const int64_t i1 = std::min(T, i0 + rows);
+        f(i0, i1, causal ? i1 : T);
+    }
+}
+
 // What turns softmax attention into p-LaT inside the shared kernels; on == false is plain softmax.
 struct Plap {
     bool on = false;
@@ -197,8 +213,11 @@ void attention_forward(real* out, real* att, const real* qkv, const Dims& d, boo
             const real* v = q + 2 * C;
             real* a = att + bh * T * T;  // [T, T]
 
-            // pass 1: the scores, every (i, j); pass 3 overwrites the masked ones with exact zeros
-            gemm_strided(false, true, T, T, D, scale, q, C3, k, C3, real(0), a, T);
+            // pass 1: the scores of every admissible (i, j) (and, by whole blocks, some masked ones, which
+            // pass 3 overwrites with exact zeros)
+            for_row_blocks(T, causal, [&](int64_t i0, int64_t i1, int64_t nk) {
+                gemm_strided(false, true, i1 - i0, nk, D, scale, q + i0 * C3, C3, k, C3, real(0), a + i0 * T, T);
+            });
 
             // pass 2 (plap): the distance term b_ij (notes/03, "The discrete formula").
             if (pl.on) {
@@ -243,7 +262,10 @@ void attention_forward(real* out, real* att, const real* qkv, const Dims& d, boo
             }
 
             // pass 4: out_i = sum_j A_ij v_j, into head h's D columns of out [B, T, C]
-            gemm_strided(false, false, T, D, T, real(1), a, T, v, C3, real(0), out + b * T * C + h * D, C);
+            for_row_blocks(T, causal, [&](int64_t i0, int64_t i1, int64_t nk) {
+                gemm_strided(false, false, i1 - i0, D, nk, real(1), a + i0 * T, T, v, C3, real(0),
+                             out + (b * T + i0) * C + h * D, C);
+            });
         }
     }
 }
@@ -280,8 +302,11 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
             real* dv = dqkv ? dq + 2 * C : nullptr;
 
             // pass 4 back: dA = dout v^T [T, T];  dv += A^T dout [T, D]
-            gemm_strided(false, true, T, T, D, real(1), dout_bh, C, v, C3, real(0), dz, T);
-            if (dv) gemm_strided(true, false, T, D, T, real(1), a, T, dout_bh, C, real(1), dv, C3);
+            for_row_blocks(T, causal, [&](int64_t i0, int64_t i1, int64_t nk) {
+                gemm_strided(false, true, i1 - i0, nk, D, real(1), dout_bh + i0 * C, C, v, C3, real(0), dz + i0 * T, T);
+                if (dv)
+                    gemm_strided(true, false, nk, D, i1 - i0, real(1), a + i0 * T, T, dout_bh + i0 * C, C, real(1), dv, C3);
+            });
 
             // pass 3 back: the softmax Jacobian dA_k/dz_j = A_k (delta_kj - A_j), row by row, in place.
             // Inadmissible entries have A = 0 and get dz = 0 (written explicitly: never 0 * garbage).
@@ -299,8 +324,10 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
             // pass 1 back: dq = dz k / sqrt(D);  dk = dz^T q / sqrt(D)   [T, D] each. Done before pass 2
             // back, which only reads dz from here on (and folds its upper triangle into the lower one).
             if (dqkv) {
-                gemm_strided(false, false, T, D, T, scale, dz, T, k, C3, real(1), dq, C3);
-                gemm_strided(true, false, T, D, T, scale, dz, T, q, C3, real(1), dk, C3);
+                for_row_blocks(T, causal, [&](int64_t i0, int64_t i1, int64_t nk) {
+                    gemm_strided(false, false, i1 - i0, D, nk, scale, dz + i0 * T, T, k, C3, real(1), dq + i0 * C3, C3);
+                    gemm_strided(true, false, nk, D, i1 - i0, scale, dz + i0 * T, T, q + i0 * C3, C3, real(1), dk, C3);
+                });
             }
 
             // pass 2 back (plap): through b_ij = (p-2)/2 log(r_ij + eps) into r (hence v) and p. Only

@@ -246,6 +246,26 @@ TEST_CASE("attention: fused equals composed in double, value and every gradient 
     MESSAGE("fused vs composed, worst relative difference: " << worst);
 }
 
+TEST_CASE("attention: causal row blocks (T = 150): fused equals composed in double") {
+    // Under a causal mask the fused kernels take the query rows in blocks of 64, each block's products
+    // stopping at its last key (nn/attention.cpp, for_row_blocks); T = 150 is blocks of 64, 64 and
+    // 22. The composed version knows nothing of blocks: every product is [T, T].
+    Generator gen(16);
+    Tensor qkv = random_qkv(1, 150, 8, gen);
+    double d = fused_vs_composed([](const std::vector<Var>& v) { return softmax_attention(v[0], 2, true); },
+                                 [](const std::vector<Var>& v) { return softmax_attention_composed(v[0], 2, true); },
+                                 {qkv}, {true}, 9);
+    CHECK(d <= 1e-10);
+    for (SelfTerm self : {SelfTerm::unit, SelfTerm::exclude}) {
+        CAPTURE(self_term_name(self));
+        d = fused_vs_composed(
+            [self](const std::vector<Var>& v) { return plap_attention(v[0], v[1], 2, true, self, real(1e-6)); },
+            [self](const std::vector<Var>& v) { return plap_attention_composed(v[0], v[1], 2, true, self, real(1e-6)); },
+            {qkv, heads_p(2, real(1.5))}, {true, true}, 10);
+        CHECK(d <= 1e-10);
+    }
+}
+
 TEST_CASE("attention: the weights returned are A, and out = A v per head") {
     // The optional `weights` output is the attention matrix itself: recomputing out = A v from it,
     // per head, in plain loops gives the operation's output (to double rounding, 1e-12 relative).

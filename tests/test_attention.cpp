@@ -87,7 +87,8 @@ TEST_CASE("attention: fused forward matches the naive double-precision reference
         int64_t B, T, C, H;
     };
     // The second size has T = 33, D = 8: BLAS takes its blocked paths, and T*T is not a multiple of 4.
-    for (Size s : {Size{2, 7, 12, 3}, Size{2, 33, 32, 4}}) {
+    // The third, T = 150, is three of the causal row blocks of nn/attention.cpp (64, 64, 22).
+    for (Size s : {Size{2, 7, 12, 3}, Size{2, 33, 32, 4}, Size{1, 150, 16, 2}}) {
         Tensor qkv = random_qkv(s.B, s.T, s.C, 11);
         for (bool causal : {false, true}) {
             CAPTURE(s.T);

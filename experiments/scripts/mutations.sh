@@ -21,7 +21,7 @@ same sign on both sides (+ M u)|s/- mu\[i \* D1 + c\];/+ mu[i * D1 + c];/
 near pairs without their key side (dv_j -= M_ij (v_i - v_j))|s/dvj\[c\] -= mdiff;//
 0.495 for 0.5 in dp|s/double(gi\[j\]) \* 0\.5 \*/double(gi[j]) * 0.495 */
 2.02 for 2 in M = 2 dr|s/mi\[j\] = 2 \* half_pm2 \* gi\[j\]/mi[j] = real(2.02) * half_pm2 * gi[j]/
-dk 1.01 times too large|s/scale, dz, T, q, C3, real(1), dk, C3)/scale * real(1.01), dz, T, q, C3, real(1), dk, C3)/
+dk 1.01 times too large|s/i1 - i0, scale, dz + i0 \* T, T, q/i1 - i0, scale * real(1.01), dz + i0 * T, T, q/
 softmax backward without the row dot|s/gi\[j\] = ai\[j\] \* (gi\[j\] - dot);/gi[j] = ai[j] * gi[j];/'
 
 # "k of n" test cases failed in one test file, from doctest's summary line.
