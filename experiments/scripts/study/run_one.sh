@@ -4,7 +4,8 @@
 # whose row is in STUDY_RESULTS/runs.csv (the committed results, common.sh) or whose summary.csv
 # exists is skipped; one interrupted mid-training resumes from its last.safetensors; one whose
 # settings changed (command.txt differs) starts over. A finished run's row also goes into
-# STUDY_RESULTS/runs.csv and its probe rows into STUDY_RESULTS/layers.csv (replacing older ones).
+# STUDY_RESULTS/runs.csv and its probe rows into STUDY_RESULTS/layers.csv (replacing older ones),
+# committed at once when that is the committed folder, experiments/results/study.
 # Exit codes: 0 done, skipped or failed (a failure is recorded in the run's failed.txt and the
 # study goes on); 255 when plat was stopped by a signal (Ctrl-C), which makes xargs stop at once.
 set -uo pipefail
@@ -125,5 +126,17 @@ mkdir -p "$STUDY_RESULTS"
           if [ $f = runs ]; then echo "$line"; else awk -v k="$key" 'NR > 1 { print k $0 }' "$DIR/probe.csv"; fi
         } > "$STUDY_RESULTS/$f.csv.tmp" && mv "$STUDY_RESULTS/$f.csv.tmp" "$STUDY_RESULTS/$f.csv"
     done
+    # Committed at once (the committed folder only, never a smoke run's), so that an interrupted study
+    # continues from here on any clone; these two files alone, retried while the index is locked.
+    if [ "$STUDY_RESULTS" = experiments/results/study ] && [ "${STUDY_COMMIT:-1}" = 1 ]; then
+        files=("$STUDY_RESULTS/runs.csv" "$STUDY_RESULTS/layers.csv")
+        for i in 1 2 3 4 5; do
+            git add -- "${files[@]}" 2>/dev/null &&
+                git commit -q -m "experiments/results/study: $TASK $VARIANT seed $SEED (val loss $val_loss)" -- "${files[@]}" > /dev/null 2>&1 && break
+            git diff --quiet HEAD -- "${files[@]}" 2>/dev/null && break
+            [ $i = 5 ] && echo "note  $label: could not commit ${files[*]} (commit them by hand)"
+            sleep $((i * 3))
+        done
+    fi
 ) 9> "$STUDY_ROOT/.results.lock"
 printf "done  %-28s val loss %s, accuracy %s; train %s s, all %s s, CPU %s s\n" "$label" "$val_loss" "$val_acc" "$train_seconds" "$total_seconds" "$cpu_seconds"
