@@ -9,16 +9,26 @@
 #      attention maps of softmax and p-LaT (p = 1.5) on one input (plat attention);
 #   3. rewrites, in notes/06-experiments.md, every block between <!-- study:NAME --> and
 #      <!-- /study:NAME --> (into a temporary copy, then one rename).
-# Environment: STUDY_ROOT (default runs/study), STUDY_RESULTS (common.sh), STUDY_NOTES (default notes/06-experiments.md),
+# Environment: STUDY_ROOT (default runs/study), STUDY_RESULTS (common.sh), STUDY_NOTES and STUDY_FIGURES (default
+# notes/06-experiments.md and notes/figures for the committed results, else copies in STUDY_ROOT/report).
 # STUDY_FIGURES (default notes/figures).
 set -euo pipefail
 
 PLAT=${1:-build/plat}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/common.sh"
-NOTES=${STUDY_NOTES:-notes/06-experiments.md}
-FIG=${STUDY_FIGURES:-notes/figures}
 OUT=$STUDY_ROOT/report
+# The chapter and its figures are rewritten from the committed results only; a smoke run or another
+# STUDY_ROOT writes a copy of the chapter and its plots into its own report folder.
+if [ "$STUDY_RESULTS" = experiments/results/study ]; then
+    NOTES=${STUDY_NOTES:-notes/06-experiments.md}
+    FIG=${STUDY_FIGURES:-notes/figures}
+else
+    mkdir -p "$OUT/figures"
+    [ -f "$OUT/06-experiments.md" ] || cp notes/06-experiments.md "$OUT/06-experiments.md"
+    NOTES=${STUDY_NOTES:-$OUT/06-experiments.md}
+    FIG=${STUDY_FIGURES:-$OUT/figures}
+fi
 mkdir -p "$OUT" "$FIG"
 export PLAT_THREADS=${PLAT_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
