@@ -11,7 +11,6 @@
 #      <!-- /study:NAME --> (into a temporary copy, then one rename).
 # Environment: STUDY_ROOT (default runs/study), STUDY_RESULTS (common.sh), STUDY_NOTES and STUDY_FIGURES (default
 # notes/06-experiments.md and notes/figures for the committed results, else copies in STUDY_ROOT/report).
-# STUDY_FIGURES (default notes/figures).
 set -euo pipefail
 
 PLAT=${1:-build/plat}
