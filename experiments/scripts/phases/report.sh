@@ -86,6 +86,43 @@ if have continuity; then
 else none continuity; fi
 put continuity
 
+# plot_depth_cosine PNG: one panel per depth L, the mean pairwise cosine of the tokens after each
+# layer (0 = the embeddings) at the last saved step, mean over seeds with +-1 sd bars, one line per
+# variant (shifted a little sideways so the bars do not hide each other), one y scale for all four.
+plot_depth_cosine() {
+    local png=$1 dat=$BLOCK.dc L v f k plots
+    for L in 2 4 8 16; do
+        for v in softmax p2-exclude p1.5-unit p1.5-exclude; do
+            : > "$dat.L$L-$v"
+            ls "$RESULTS_ROOT"/depth/probe/L$L-$v-s*.csv > /dev/null 2>&1 || continue
+            for f in "$RESULTS_ROOT"/depth/probe/L$L-$v-s*.csv; do
+                awk -F, -v last="$(last_step_of "$f")" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                    $1 + 0 == last + 0 && $c["cosine"] != "" { print $2, $c["cosine"] }' "$f"
+            done | awk '{ n[$1]++; s[$1] += $2; q[$1] += $2 * $2; if ($1 > M) M = $1 }
+                END { for (l = 0; l <= M; l++) if (n[l]) { mu = s[l] / n[l]; var = n[l] > 1 ? (q[l] - n[l] * mu * mu) / (n[l] - 1) : 0
+                      printf "%d %.6f %.6f %d\n", l, mu, sqrt(var > 0 ? var : 0), n[l] } }' > "$dat.L$L-$v"
+        done
+    done
+    mkdir -p "$(dirname "$png")"
+    {
+        echo 'if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo size 1200,800 noenhanced font ",10" } else { set terminal png size 1200,800 noenhanced }'
+        echo "set output '$png'"
+        echo "set multiplot layout 2,2 title 'over-smoothing: mean pairwise cosine similarity of the tokens after each layer (0 = embeddings), mean and +-1 sd over 3 seeds, one scale for all four'"
+        echo "set yrange [0:0.45]; set xlabel 'layer'; set ylabel 'mean pairwise cosine'; set key right bottom; set grid"
+        for L in 2 4 8 16; do
+            plots="" k=0
+            for v in softmax p2-exclude p1.5-unit p1.5-exclude; do
+                [ -s "$dat.L$L-$v" ] && plots="$plots${plots:+, }'$dat.L$L-$v' using (\$1 + $k * 0.06 - 0.09):2:3 with yerrorlines title '$v'"
+                k=$((k + 1))
+            done
+            echo "set title 'L = $L'; set xrange [-0.5:$L.5]; set xtics $([ "$L" -gt 8 ] && echo 2 || echo 1)"
+            [ -n "$plots" ] && echo "plot $plots"
+        done
+        echo "unset multiplot"
+    } | gnuplot 2>&1 | { grep -v "warning:" || true; } >&2
+    [ -s "$png" ]
+}
+
 # ---- depth: the loss per depth, and the over-smoothing of the last layer ---------------------------
 if have depth; then
     csv=$RESULTS_ROOT/depth/runs.csv
@@ -111,6 +148,11 @@ if have depth; then
         echo "Mean pairwise cosine similarity of the tokens after the last layer (plat probe; higher = more smoothed), paired the same way:"
         echo
         paired "$cos" cosine_last "$pairs"
+        # the curve through the layers, with its spread (gnuplot, when installed)
+        fig=${PHASES_FIGURES:-notes/figures}/06c-depth-cosine.png
+        if command -v gnuplot > /dev/null 2>&1 && [ -z "${PHASES_STEPS:-}" ]; then
+            plot_depth_cosine "$fig" && { echo; echo "![mean pairwise cosine after each layer, L = 2, 4, 8, 16, four variants, mean and spread over seeds](figures/06c-depth-cosine.png)"; }
+        fi
     } > "$BLOCK"
 else none depth; fi
 put depth
