@@ -12,7 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <cmath>
 #include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "experiments/cli/cli.h"
 #include "nn/checkpoint.h"
@@ -344,6 +348,37 @@ TEST_CASE("cli: every bad command line gets one line naming the problem, exit co
     CHECK(listing(F) == fixtures_before);
     CHECK(read_bytes(F + "/syn/last.safetensors") == checkpoint_before);
     MESSAGE(rows << " bad command lines checked");
+}
+
+TEST_CASE("cli: plat attention --weights writes A itself: T rows of T numbers, rows summing to 1, causal zeros") {
+    TempDir fixtures("cli-fixtures");
+    const std::string& F = fixtures.path;
+    make_fixtures(F);
+    CliOutcome r = run_captured({"plat", "attention", "--checkpoint", F + "/syn/last.safetensors", "--text", "AZKOR",
+                                 "--out", F + "/maps", "--weights", "--size", "16"},
+                                F);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    for (const char* name : {"layer0_head0.txt", "layer0_head1.txt"}) {
+        CAPTURE(name);
+        std::istringstream in(read_bytes(F + "/maps/" + name));
+        std::string line;
+        int rows = 0;
+        while (std::getline(in, line)) {
+            std::istringstream cells(line);
+            std::vector<double> row;
+            for (double a; cells >> a;) row.push_back(a);
+            REQUIRE(row.size() == 5);  // T = 5 keys, one number each
+            double sum = 0;
+            for (size_t j = 0; j < row.size(); j++) {
+                sum += row[j];
+                if (int(j) > rows) CHECK(row[j] == 0);  // causal: keys after the query get exactly 0
+            }
+            CHECK(std::abs(sum - 1) <= 1e-4);  // six significant digits per weight
+            rows++;
+        }
+        CHECK(rows == 5);
+    }
 }
 
 TEST_CASE("cli: run_cli keeps no state between calls, and parse-only mode runs nothing") {

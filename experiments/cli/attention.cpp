@@ -14,6 +14,7 @@
 #include "datasets/files.h"
 #include "experiments/cli/commands.h"
 #include "experiments/cli/options.h"
+#include "core/files.h"
 #include "experiments/training/png.h"
 #include "nn/checkpoint.h"
 
@@ -29,6 +30,7 @@ struct AttentionOptions {
     int index = 0;     // vit: which test image
     std::string out = "attention";
     int size = 512;    // approximate side of each picture in pixels
+    bool weights = false;  // also the weights themselves, as text beside each picture
 };
 
 void run_attention(AttentionOptions& o) {
@@ -81,12 +83,22 @@ void run_attention(AttentionOptions& o) {
             }
             std::string path = fmt::format("{}/layer{}_head{}.png", o.out, l, h);
             write_png(path, T * cell, T * cell, heatmap_rgb(map, 1, cell));
+            if (o.weights) {  // A itself, unscaled: row i = query i, T numbers per row (gnuplot's "matrix" layout)
+                std::string text;
+                for (int64_t i = 0; i < T; i++) {
+                    const real* row = A.data() + (h * T + i) * T;
+                    for (int64_t j = 0; j < T; j++) text += fmt::format(j ? " {:.6g}" : "{:.6g}", double(row[j]));
+                    text += '\n';
+                }
+                write_file_atomic(fmt::format("{}/layer{}_head{}.txt", o.out, l, h), text, "attention");
+            }
             written++;
         }
     }
     fmt::print("wrote {} attention maps ({} layers x {} heads) to {}/layerL_headH.png for {}\n", written,
                config.layers, config.heads, o.out, what);
     fmt::print("row i = query token i, column j = key token j; each row is scaled to its own largest weight\n");
+    if (o.weights) fmt::print("the weights themselves, unscaled: {}/layerL_headH.txt (T rows of T numbers)\n", o.out);
 }
 
 }  // namespace
@@ -100,6 +112,8 @@ void register_attention(CLI::App& app) {
     cmd->add_option("--data", o->data, "vit: the Fashion-MNIST directory (default: DATA/fashion-mnist)");
     cmd->add_option("--index", o->index, "vit: which test image")->capture_default_str()->check(CLI::Range(0, 1 << 30));
     cmd->add_option("--out", o->out, "directory for the PNG files")->capture_default_str();
+    cmd->add_flag("--weights", o->weights,
+                  "also write each map's weights, unscaled, as text: layerL_headH.txt, T rows of T numbers");
     cmd->add_option("--size", o->size, "approximate side of each picture, in pixels")
         ->capture_default_str()
         ->check(CLI::Range(16, 4096));
