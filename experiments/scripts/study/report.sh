@@ -322,19 +322,20 @@ EOF
 }
 
 # Attention maps of seed 0's softmax and p = 1.5 (unit) models on one input: head 0 of every layer,
-# one row per model (plat attention writes every layer and head; the others stay in the report
-# directory).
+# one row per model, token labels on both axes, one colour scale (log10 of the weight) for every
+# panel with its colour bar (plat attention writes every layer and head; the others stay in the
+# report directory).
 attention_maps() {  # TASK
-    local task=$1 input=() what
+    local task=$1 input=() what labels
     case $task in
         lm)
             # Revelation 21:1, from the held-out validation text, cropped to the context (64 bytes).
             input=(--text "And I saw a new heaven and a new earth: for the first heaven and")
-            what="\\\"And I saw a new heaven and a new earth: for the first heaven and\\\" (Revelation 21:1, held-out text)"
+            what="'And I saw a new heaven and a new earth: for the first heaven and' (Revelation 21:1, held-out text)"
             ;;
         vit)
             input=(--index 0)
-            what="test image 0 (an ankle boot; token 0 is the class token, then the 16 patches row by row)"
+            what="test image 0 (an ankle boot); token c is the class token, then the 16 patches row by row"
             ;;
         synthetic)
             # The row of notes/06a-data.md, section 9: 48 tokens of the cluster task.
@@ -342,25 +343,52 @@ attention_maps() {  # TASK
             what="the 48-token cluster-task sequence of notes/06a-data.md, section 9"
             ;;
     esac
-    local v dir layers=0
-    mkdir -p "$OUT/attention"
+    # The weights of head 0 in each layer, seed 0, for softmax and p = 1.5 (unit), are kept with the
+    # committed results (STUDY_RESULTS/attention/TASK-VARIANT/layerL.txt, `plat attention --weights`),
+    # so that the figure is redrawn without the checkpoints; written again whenever the runs exist.
+    local v dir store layers l f T
     for v in softmax p1.5-unit; do
-        dir=$STUDY_ROOT/$task/$v/s0
-        [ -f "$dir/last.safetensors" ] || { echo "report: no $dir/last.safetensors; the $task attention maps are skipped"; return 0; }
-        "$PLAT" attention --checkpoint "$dir/last.safetensors" "${input[@]}" --out "$OUT/attention/$task-$v" --size 256 > "$OUT/attention-$task-$v.log"
+        dir=$STUDY_ROOT/$task/$v/s0 store=$STUDY_RESULTS/attention/$task-$v
+        [ -f "$dir/last.safetensors" ] || continue
+        rm -rf "$OUT/attention/$task-$v" && mkdir -p "$OUT/attention/$task-$v" "$store"
+        "$PLAT" attention --checkpoint "$dir/last.safetensors" "${input[@]}" --weights --size 64 \
+            --out "$OUT/attention/$task-$v" > "$OUT/attention-$task-$v.log"
+        for f in "$OUT/attention/$task-$v"/layer*_head0.txt; do
+            l=${f##*/layer}; l=${l%%_*}
+            cp "$f" "$store/layer$l.txt"
+        done
     done
-    layers=$(ls "$OUT/attention/$task-softmax"/layer*_head0.png | wc -l)
-    local plot="" l
+    for v in softmax p1.5-unit; do
+        [ -f "$STUDY_RESULTS/attention/$task-$v/layer0.txt" ] ||
+            { echo "report: no attention weights for $task $v in $STUDY_RESULTS/attention (run the study); that figure is skipped"; return 0; }
+    done
+    layers=$(ls "$STUDY_RESULTS/attention/$task-softmax"/layer*.txt | wc -l)
+    T=$(wc -l < "$STUDY_RESULTS/attention/$task-softmax/layer0.txt")
+    # Token labels on both axes: the input's characters (a space drawn as _), or c and the patch numbers;
+    # gnuplot's single-quoted strings, where only a quote needs doubling.
+    if [ "$task" = vit ]; then
+        labels=$(awk 'BEGIN { s = "'"'c'"' 0"; for (i = 1; i <= 16; i++) s = s sprintf(", '"'%d'"' %d", i - 1, i); print s }')
+    else
+        labels=$(printf '%s' "${input[1]}" | head -c "$T" | awk -v q="'" 'BEGIN { RS = "^$" } { s = ""
+            for (i = 1; i <= length($0); i++) { c = substr($0, i, 1); if (c == " ") c = "_"; if (c == q) c = q q
+                s = s (i > 1 ? ", " : "") q c q " " (i - 1) } print s }')
+    fi
     gp <<EOF
-$(term $((layers < 4 ? 1000 : layers * 250)) 620)
+$(term $((layers * 420 + 140)) 920)
 set output "$FIG/study-$task-attention.png.tmp"
-set multiplot layout 2,$layers title "$(task_title "$task"): attention maps of head 0 in each layer, seed 0\ninput: $what\nrow i = query, column j = key; darker = more weight (each row scaled to its own largest weight)"
-unset tics; unset border; unset key
+set multiplot layout 2,$layers margins 0.04, 0.92, 0.04, 0.86 spacing 0.04, 0.08 title "$(task_title "$task"): attention weights of head 0 in each layer, seed 0\ninput: $what\nrow i = query token, column j = key token; one colour scale for every panel (log10 of the weight)" font ",12"
+set xtics ($labels) scale 0 font ",6" offset 0, 0.4
+set ytics ($labels) scale 0 font ",6"
 set size ratio -1
+set xrange [-0.5:$T - 0.5]; set yrange [$T - 0.5:-0.5]
+set logscale cb; set cbrange [1e-3:1]; set format cb "%g"
+set palette defined (0 "#ffffff", 0.35 "#fee391", 0.7 "#ec7014", 1 "#662506")
+set colorbox user origin screen 0.94, 0.15 size screen 0.012, 0.6
+unset key
 $(for v in softmax p1.5-unit; do for ((l = 0; l < layers; l++)); do
     name="softmax"; [ "$v" = softmax ] || name="p-LaT p = 1.5, unit"
-    echo "set title \"$name, layer $((l + 1))\""
-    echo "plot \"$OUT/attention/$task-$v/layer${l}_head0.png\" binary filetype=png with rgbimage"
+    echo "set title \"$name, layer $((l + 1))\" font \",10\""
+    echo "plot \"$STUDY_RESULTS/attention/$task-$v/layer$l.txt\" matrix using 1:2:(\$3 > 0 ? \$3 : 1e-3) with image"
 done; done)
 unset multiplot
 set output
