@@ -119,8 +119,8 @@ experiments: deps
 # What p-LaT changes (notes/06c-what-p-lat-changes.md): the resumable phases decisive, continuity,
 # learnp, cluster and depth, two single-threaded runs at a time, each finished run's row committed to
 # experiments/results/<phase>/; `make experiments-decisive` (or -continuity, -learnp, -cluster,
-# -depth) runs one phase; `make experiments-report` rewrites notes/06c's tables from the committed
-# results with no training; `make experiments-smoke` runs every phase for 4 steps (nothing committed).
+# -depth) runs one phase; `make experiments-report` rewrites notes/06c's tables and notes/06's (the
+# study's, experiments/results/study) from the committed results with no training; `make experiments-smoke` runs every phase for 4 steps (nothing committed).
 PHASES = decisive continuity learnp cluster depth
 experiments-phases $(PHASES:%=experiments-%) experiments-smoke: deps
 	@bash datasets/prepare_data.sh data
@@ -129,6 +129,7 @@ experiments-phases $(PHASES:%=experiments-%) experiments-smoke: deps
 	$(if $(filter experiments-smoke,$@),PHASES_STEPS=4 PHASES_SEEDS="0 1") bash experiments/scripts/phases/run.sh $(BUILD)/plat $(filter $(PHASES),$(@:experiments-%=%))
 experiments-report:
 	bash experiments/scripts/phases/report.sh
+	bash experiments/scripts/study/report.sh $(BUILD)/plat
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.
