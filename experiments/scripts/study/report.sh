@@ -180,6 +180,17 @@ learned_p_table() {  # -> markdown for every task with a learned-p run
     [ "$any" -eq 1 ] || echo "(no learned-p run has finished yet)"
 }
 
+paired_table() {  # TASK -> markdown: every variant against softmax, paired by seed (paired_stats.awk)
+    local task=$1 value
+    awk -F, -v t="$task" 'NR == 1 || $1 == t' "$OUT/runs.csv" > "$OUT/paired-$task.csv"
+    for value in val_loss $([ "$task" = lm ] || echo val_acc); do
+        echo "Paired against softmax ($value; two runs with the same seed start from the same weights and see the same batches):"
+        echo
+        awk -v value="$value" -v baseline=softmax -f "$HERE/../paired_stats.awk" "$OUT/paired-$task.csv"
+        echo
+    done
+}
+
 nn_summary_table() {  # -> markdown: the nearest-neighbour mass of the unit variants against p, per task
     awk -F, '
     { k = $1 "," $2; m[k] = $18; if ($21 != "") u[$1] = $21; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
@@ -432,12 +443,14 @@ fi
 blocks=(status)
 status_block > "$OUT/block-status.md"
 for task in $STUDY_ALL_TASKS; do
-    blocks+=("$task-table" "$task-probe")
+    blocks+=("$task-table" "$task-paired" "$task-probe")
     if [[ " $tasks_present " == *" $task "* ]]; then
         results_table "$task" > "$OUT/block-$task-table.md"
+        paired_table "$task" > "$OUT/block-$task-paired.md"
         probe_table "$task" > "$OUT/block-$task-probe.md"
     else
         echo "(no run of this task has finished yet: \`STUDY_TASKS=$task make experiments\`)" > "$OUT/block-$task-table.md"
+        echo "(no run of this task has finished yet)" > "$OUT/block-$task-paired.md"
         echo "(no run of this task has finished yet)" > "$OUT/block-$task-probe.md"
     fi
 done
