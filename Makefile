@@ -130,6 +130,7 @@ experiments-phases $(PHASES:%=experiments-%) experiments-smoke: deps
 experiments-report:
 	bash experiments/scripts/phases/report.sh
 	bash experiments/scripts/study/report.sh $(BUILD)/plat
+	bash experiments/scripts/vit_quality.sh --report
 
 # The benchmark beside PyTorch (notes/07-performance.md). Debian's python3-torch runs under Debian's
 # own /usr/bin/python3; `build/plat bench` alone needs nothing more.

@@ -15,14 +15,43 @@
 # Environment: VIT_STEPS (default 8000), VIT_DIR (default runs/vit-quality), VIT_NOTES (the notes
 # file to update; default notes/06-experiments.md; empty: do not write), PLAT_DATA_DIR.
 # A model whose run directory already holds a finished run (best.safetensors and a final line in
-# metrics.csv at VIT_STEPS) is not trained again: delete the directory to retrain.
+# metrics.csv at VIT_STEPS) is not trained again: delete the directory to retrain. The rows measured
+# (and both runs' metrics.csv) go to experiments/results/vit-quality/, committed;
+# `vit_quality.sh --report` rewrites the table from there with no training (make experiments-report).
 set -euo pipefail
 
+REPORT_ONLY=0
+if [ "${1:-}" = --report ]; then REPORT_ONLY=1; shift; fi
 PLAT=${1:-build/plat}
 STEPS=${VIT_STEPS:-8000}
 OUT=${VIT_DIR:-runs/vit-quality}
 NOTES=${VIT_NOTES-notes/06-experiments.md}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# The measured rows are kept with the committed results (the full-length runs only), so that
+# `--report` rewrites the table of notes/06 from them with no training (make experiments-report).
+RESULTS=experiments/results/vit-quality
+[ "$STEPS" = 8000 ] && [ "$OUT" = runs/vit-quality ] || RESULTS=$OUT/results
+CSV_HEADER="model,final_val_loss,final_val_acc_pct,test_loss,test_acc_pct,best_test_acc_pct,best_step"
+
+table_from() {  # CSV -> the markdown table
+    echo "| model | final val loss (nats) | final val accuracy | test loss (nats) | test accuracy | test accuracy of the best-val-loss checkpoint |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    awk -F, 'NR > 1 { name = $1 == "softmax" ? "baseline (softmax)" : $1 == "plap" ? "p-LaT (p = 1.5, self term unit)" : $1
+        printf "| %s | %s | %s%% | %s | **%s%%** | %s%% (step %s) |\n", name, $2, $3, $4, $5, $6, $7 }' "$1"
+}
+write_notes() {  # CSV: into the notes only from the committed results (a short or other run: $OUT/table.md)
+    [ -n "$NOTES" ] && [ -f "$NOTES" ] && [ "$RESULTS" = experiments/results/vit-quality ] ||
+        { mkdir -p "$OUT"; table_from "$1" > "$OUT/table.md"; return 0; }
+    mkdir -p "$OUT"
+    table_from "$1" > "$OUT/table.md"
+    bash "$(dirname "$0")/note_block.sh" "$NOTES" quality:vit-table "$OUT/table.md"
+    echo "vit_quality: table written into $NOTES"
+}
+if [ "$REPORT_ONLY" = 1 ]; then
+    [ -s "$RESULTS/results.csv" ] || { echo "vit_quality: no $RESULTS/results.csv yet (run experiments/scripts/vit_quality.sh)"; exit 0; }
+    write_notes "$RESULTS/results.csv"
+    exit 0
+fi
 
 [ -x "$PLAT" ] || { echo "vit_quality: $PLAT is missing; build it with make" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -58,7 +87,7 @@ test_of() {  # CHECKPOINT -> "loss accuracy"
     "$PLAT" eval --checkpoint "$1" --split test |
         sed -n 's/^test: loss \([0-9.]*\) nats, accuracy \([0-9.]*\)%.*/\1 \2/p'
 }
-row() {  # NAME LABEL
+row() {  # NAME KEY -> one CSV row
     local loss acc bloss bacc val vacc bstep
     read -r loss acc < <(test_of "$OUT/$1/last.safetensors")
     read -r bloss bacc < <(test_of "$OUT/$1/best.safetensors")
@@ -66,21 +95,17 @@ row() {  # NAME LABEL
         NR > 1 && $6 != "" && $1 + 0 == s { val = $6; acc = $8 }
         NR > 1 && $6 != "" && (best == "" || $6 + 0 < best + 0) { best = $6; bstep = $1 }
         END { printf "%.4f %.2f %d\n", val, 100 * acc, bstep }' "$OUT/$1/metrics.csv")
-    printf "| %s | %s | %s%% | %s | **%s%%** | %s%% (step %s) |\n" "$2" "$val" "$vacc" "$loss" "$acc" "$bacc" "$bstep"
+    echo "$2,$val,$vacc,$loss,$acc,$bacc,$bstep"
 }
 
-table=$(
-    echo "| model | final val loss (nats) | final val accuracy | test loss (nats) | test accuracy | test accuracy of the best-val-loss checkpoint |"
-    echo "| --- | --- | --- | --- | --- | --- |"
-    row softmax "baseline (softmax)"
-    row plap "p-LaT (p = 1.5, self term unit)"
-)
+mkdir -p "$RESULTS"
+{
+    echo "$CSV_HEADER"
+    row softmax softmax
+    row plap plap
+} > "$RESULTS/results.csv.tmp" && mv "$RESULTS/results.csv.tmp" "$RESULTS/results.csv"
+for name in softmax plap; do cp "$OUT/$name/metrics.csv" "$RESULTS/metrics-$name.csv"; done
 echo
-echo "$table"
+table_from "$RESULTS/results.csv"
 echo "(test: the official 10,000 Fashion-MNIST test images; the final model after $STEPS steps of 128 images, seed 0)"
-
-if [ -n "$NOTES" ] && [ -f "$NOTES" ]; then
-    echo "$table" > "$OUT/table.md"
-    bash "$(dirname "$0")/note_block.sh" "$NOTES" quality:vit-table "$OUT/table.md"
-    echo "vit_quality: table written into $NOTES"
-fi
+write_notes "$RESULTS/results.csv"
