@@ -42,10 +42,13 @@ means() {
         }' "$1"
 }
 # probe_files PHASE: its probe files, in the order of its variants, then seeds.
+# Every seed found, in seed order: the report covers all committed runs, whatever PHASES_SEEDS the
+# driver was given (a run with PHASES_SEEDS="3 4" must not hide seeds 0-2 from the tables).
 probe_files() {
-    local v s
+    local v f
     for v in $(phase_variants "$1"); do
-        for s in $PHASES_SEEDS; do [ -f "$RESULTS_ROOT/$1/probe/$v-s$s.csv" ] && echo "$RESULTS_ROOT/$1/probe/$v-s$s.csv"; done
+        for f in "$RESULTS_ROOT/$1/probe/$v"-s*.csv; do [ -f "$f" ] && echo "$f"; done |
+            awk -F'-s' '{ print $NF + 0, $0 }' | sort -n | cut -d' ' -f2-
     done
     return 0
 }
