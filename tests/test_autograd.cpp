@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "autograd/ops.h"
@@ -235,6 +236,22 @@ TEST_CASE("autograd: layer_norm checks weight and bias shapes") {
     CHECK(contains(e, "[7]"));
 }
 
+namespace {
+// Runs `run(threads)` on 1 and on 2 threads and checks that every tensor it returns is bitwise the same.
+void check_same_on_1_and_2_threads(const std::function<std::vector<Tensor>(int)>& run) {
+    int before = get_num_threads();
+    std::vector<Tensor> one = run(1), two = run(2);
+    set_num_threads(before);
+    REQUIRE(one.size() == two.size());
+    for (size_t k = 0; k < one.size(); k++) {
+        CAPTURE(k);
+        bool same = true;
+        for (int64_t i = 0; i < one[k].numel(); i++) same = same && one[k][i] == two[k][i];
+        CHECK(same);
+    }
+}
+}  // namespace
+
 TEST_CASE("autograd: gradients do not depend on the thread count") {
     // Large enough (64 x 256) for the parallel loops of autograd/ops.cpp; each thread owns the
     // memory it writes, so 1 and 2 threads must give bitwise the same gradients.
@@ -250,15 +267,7 @@ TEST_CASE("autograd: gradients do not depend on the thread count") {
         loss.backward();
         return std::vector<Tensor>{x.grad(), w.grad(), b.grad(), table.grad()};
     };
-    int before = get_num_threads();
-    std::vector<Tensor> one = run(1), two = run(2);
-    set_num_threads(before);
-    for (size_t k = 0; k < one.size(); k++) {
-        CAPTURE(k);
-        bool same = true;
-        for (int64_t i = 0; i < one[k].numel(); i++) same = same && one[k][i] == two[k][i];
-        CHECK(same);
-    }
+    check_same_on_1_and_2_threads(run);
 }
 
 TEST_CASE("autograd: layer_norm's row blocks give the same gradients on 1 and 2 threads") {
@@ -271,15 +280,7 @@ TEST_CASE("autograd: layer_norm's row blocks give the same gradients on 1 and 2 
         layer_norm(x, w, b).backward(Tensor::randn({150, 256}, gen));
         return std::vector<Tensor>{x.grad(), w.grad(), b.grad()};
     };
-    int before = get_num_threads();
-    std::vector<Tensor> one = run(1), two = run(2);
-    set_num_threads(before);
-    for (size_t k = 0; k < one.size(); k++) {
-        CAPTURE(k);
-        bool same = true;
-        for (int64_t i = 0; i < one[k].numel(); i++) same = same && one[k][i] == two[k][i];
-        CHECK(same);
-    }
+    check_same_on_1_and_2_threads(run);
 }
 
 TEST_CASE("autograd: an undefined Var is an error, not a crash") {
