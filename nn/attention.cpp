@@ -33,6 +33,10 @@ SelfTerm parse_self_term(const std::string& name) {
 // the norms stay small; the pairs whose result is still small against them are
 // recomputed by direct differences, exact to float rounding. notes/04 derives the threshold.
 
+// A near pair: r_ij at most `below` times ||u_i||^2 + ||u_j||^2, where the expansion has cancelled.
+// The forward recomputes these pairs, and the backward sends them through direct differences.
+static inline bool near_pair(real r, real ni, real nj, real below) { return r <= below * (ni + nj); }
+
 // sum_c (v_i[c] - v_j[c])^2 in float, c = 0, 1, ...: the recomputation.
 static real direct_sq_distance(const real* vi, const real* vj, int64_t D) {
     real s = 0;
@@ -77,11 +81,11 @@ int64_t pairwise_sq_distances(real* r, const real* v, int64_t ldv, int64_t T, in
         for (int64_t j = 0; j < i; j++) {
             const real rij = ri[j] + (ni + n[j]);
             ri[j] = rij;
-            near |= int32_t(rij <= recompute_below * (ni + n[j]));
+            near |= int32_t(near_pair(rij, ni, n[j], recompute_below));
         }
         if (!near) continue;
         for (int64_t j = 0; j < i; j++)
-            if (ri[j] <= recompute_below * (n[i] + n[j])) {
+            if (near_pair(ri[j], n[i], n[j], recompute_below)) {
                 ri[j] = direct_sq_distance(v + i * ldv, v + j * ldv, D);
                 recomputed++;
             }
@@ -358,9 +362,9 @@ void attention_backward(real* dqkv, double* dp_partial, const real* dout, const 
                     // below, M_ij up to 1/eps times u_i ~ u_j would cancel); r = inf then gives M_ij = 0.
                     // The branchy loop only for rows that have one (a plain loop that vectorizes finds them).
                     int32_t near = 0;
-                    for (int64_t j = 0; j < i; j++) near |= int32_t(mi[j] <= kRecomputeBelow * (n[i] + n[j]));
+                    for (int64_t j = 0; j < i; j++) near |= int32_t(near_pair(mi[j], n[i], n[j], kRecomputeBelow));
                     for (int64_t j = 0; near && j < i; j++)
-                        if (mi[j] <= kRecomputeBelow * (n[i] + n[j])) {
+                        if (near_pair(mi[j], n[i], n[j], kRecomputeBelow)) {
                             const real mij = 2 * half_pm2 * gi[j] / (mi[j] + pl.eps);
                             const real *vi = v + i * C3, *vj = v + j * C3;
                             real *dvi = dv + i * C3, *dvj = dv + j * C3;
