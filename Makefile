@@ -142,7 +142,7 @@ bench: deps
 # The context sweep beside PyTorch (experiments/bench/scaling.sh; notes/07, "Scaling with the context"):
 # lm-T128 ... lm-T2048 (B T = 4096), softmax and p-LaT, 2 threads, each case under every threading
 # preset (wait policies; PyTorch also Debian's OpenMP OpenBLAS by LD_LIBRARY_PATH), the fastest kept.
-# Writes experiments/results/bench-scaling/HOST-DATE.csv, notes/07's table and
+# Writes experiments/results/bench-scaling/HOST-DATE-HHMM.csv, notes/07's table and
 # notes/figures/bench-scaling.png; QUICK=1 checks the pipeline into runs/bench-scaling only.
 # 26 minutes on 2 nearly idle cores (measured 2026-12-06; not part of make bench, which
 # stays ~8 min).

@@ -16,7 +16,7 @@
 #        THREADS (default 2); TS="128 256 512 1024 2048" the contexts; BLAS="default openmp";
 #        WAIT_QUIET=seconds (experiments/bench/common.sh);
 #        QUICK=1: two steps per case, written to OUT only (a check of the pipeline, not a measurement).
-# Without QUICK, the CSV is also copied to experiments/results/bench-scaling/HOST-DATE.csv (to commit),
+# Without QUICK, the CSV is also copied to experiments/results/bench-scaling/HOST-DATE-HHMM.csv (to commit),
 # and the table and figure made from that copy go into notes/07 and notes/figures/bench-scaling.png.
 # 26 minutes on 2 nearly idle cores (measured 2026-12-06; more where the default BLAS is another build
 # and PyTorch runs twice the presets); hours on busy ones, where the spinning wait policies crawl.
@@ -169,7 +169,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     echo "scaling: QUICK=1 (a pipeline check): $OUT/{scaling.csv,table.txt,scaling.png}; nothing else written"
 else
     mkdir -p experiments/results/bench-scaling
-    data=experiments/results/bench-scaling/$(hostname)-$(date -u +%Y-%m-%d).csv
+    data=experiments/results/bench-scaling/$(hostname)-$(date -u +%Y-%m-%d-%H%M).csv  # a second run the same day keeps the first
     cp "$OUT/scaling.csv" "$data"
     to_notes "$data" "$OUT/table.txt"
     echo "scaling: commit $data, $FIGURE and $NOTES"
