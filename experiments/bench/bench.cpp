@@ -452,6 +452,17 @@ double median_cpu_ms(const std::function<void()>& f) {
     return 1e3 * t[3];
 }
 
+// The same on one thread, BLAS included: how a single (b, h) pair's products run inside the attention,
+// whose threads each take whole pairs (called from outside a parallel region, OpenBLAS would split a
+// product between the threads, and on small ones spend more CPU waiting than computing).
+double one_thread_cpu_ms(const std::function<void()>& f) {
+    const int threads = get_num_threads();
+    set_num_threads(1);
+    const double ms = median_cpu_ms(f);
+    set_num_threads(threads);
+    return ms;
+}
+
 void run_ops(const BenchCase& c) {
     const ModelConfig& m = c.config;
     const int64_t B = c.batch, T = tokens_per_item(m), C = m.dim, H = m.heads, R = B * T, C3 = 3 * C;
@@ -545,7 +556,7 @@ void run_ops(const BenchCase& c) {
         std::vector<real> a(T * T);
         Tensor o({B, T, C});
         const int64_t D = C / H;
-        line("  the attention forward's two gemms alone (s = q k^T, out = A v), one thread", median_cpu_ms([&] {
+        line("  the attention forward's two gemms alone (s = q k^T, out = A v), one thread", one_thread_cpu_ms([&] {
                  for (int64_t bh = 0; bh < B * H; bh++) {
                      const real* qb = qkv.data() + (bh / H) * T * C3 + (bh % H) * D;
                      gemm_strided(false, true, T, T, D, 1, qb, C3, qb + C, C3, 0, a.data(), T);
@@ -557,7 +568,7 @@ void run_ops(const BenchCase& c) {
         // where its premium over softmax goes (notes/07 section 9c).
         std::vector<real> r(T * T), work(T * D + 3 * T + D);
         auto each_head = [&](const std::function<void(const real*, real*)>& f) {
-            return median_cpu_ms([&] {
+            return one_thread_cpu_ms([&] {
                 for (int64_t bh = 0; bh < B * H; bh++) {
                     const real* qb = qkv.data() + (bh / H) * T * C3 + (bh % H) * D;
                     f(qb, o.data() + (bh / H) * T * C + (bh % H) * D);
