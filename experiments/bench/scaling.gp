@@ -1,7 +1,7 @@
 # experiments/bench/scaling.gp: the figure of the context sweep (notes/07-performance.md, "Scaling with
 # the context") from the CSV experiments/bench/scaling.sh writes, one row per T: (a) step time against
 # T, (b) PyTorch's step over plat's, (c) p-LaT over softmax in step time and peak memory, (d) peak memory.
-# Run by scaling.sh: gnuplot -e "csv='experiments/results/bench-scaling/HOST-DATE.csv'; out='x.png'" scaling.gp
+# Run by scaling.sh: gnuplot -e "csv='experiments/results/bench-scaling/HOST-DATE-HHMM.csv'; out='x.png'" scaling.gp
 if (!exists("csv")) csv = "runs/bench-scaling/scaling.csv"
 if (!exists("out")) out = "bench-scaling.png"
 info = system("sed -n 's/^# //p' '" . csv . "' | head -n 1")
