@@ -33,7 +33,7 @@ SelfTerm parse_self_term(const std::string& name) {
 // the norms stay small; the pairs whose result is still small against them are
 // recomputed by direct differences, exact to float rounding. notes/04 derives the threshold.
 
-// A near pair: r_ij at most `below` times ||u_i||^2 + ||u_j||^2, where the expansion has cancelled.
+// A near pair: r_ij at most `below` times (||u_i||^2 + ||u_j||^2), where the expansion has cancelled.
 // The forward recomputes these pairs, and the backward sends them through direct differences.
 static inline bool near_pair(real r, real ni, real nj, real below) { return r <= below * (ni + nj); }
 

@@ -440,27 +440,36 @@ inline float tanh_rational(float x) {
     return x * p / q;
 }
 
-double median_cpu_ms(const std::function<void()>& f) {
+double median_cpu_ms(const std::function<void()>& f, double (*clock)() = cpu_seconds) {
     f();
     std::vector<double> t;
     for (int r = 0; r < 7; r++) {
-        const double c0 = cpu_seconds();
+        const double c0 = clock();
         f();
-        t.push_back(cpu_seconds() - c0);
+        t.push_back(clock() - c0);
     }
     std::sort(t.begin(), t.end());
     return 1e3 * t[3];
 }
 
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 // The same on one thread, BLAS included: how a single (b, h) pair's products run inside the attention,
 // whose threads each take whole pairs (called from outside a parallel region, OpenBLAS would split a
-// product between the threads, and on small ones spend more CPU waiting than computing).
+// product between the threads, and on small ones spend more CPU waiting than computing). Timed by
+// the calling thread's own CPU clock, so that idle OpenMP workers spinning under
+// OMP_WAIT_POLICY=ACTIVE are not counted; the thread count is restored even if f throws.
 double one_thread_cpu_ms(const std::function<void()>& f) {
-    const int threads = get_num_threads();
+    struct RestoreThreads {
+        int n = get_num_threads();
+        ~RestoreThreads() { set_num_threads(n); }
+    } restore;
     set_num_threads(1);
-    const double ms = median_cpu_ms(f);
-    set_num_threads(threads);
-    return ms;
+    return median_cpu_ms(f, thread_cpu_seconds);
 }
 
 void run_ops(const BenchCase& c) {
