@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/threads.h"
 #include "experiments/cli/cli.h"
 #include "nn/checkpoint.h"
 #include "tests/helpers.h"
@@ -378,6 +379,28 @@ TEST_CASE("cli: plat attention --weights writes A itself: T rows of T numbers, r
             rows++;
         }
         CHECK(rows == 5);
+    }
+}
+
+TEST_CASE("cli: plat bench --ops times every piece it names, and leaves the thread count as it found it") {
+    TempDir dir("cli-bench-ops");
+    const int threads = get_num_threads();  // the p-LaT piece lines switch to one thread and back
+    CliOutcome r = run_captured({"plat", "bench", "--config", "lm-s", "--ops"}, dir.path);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(get_num_threads() == threads);
+    for (const char* piece : {"softmax_attention forward and backward", "plap_attention forward and backward",
+                              "pairwise_sq_distances", "syrk_lower alone", "the log term", "symm_lower",
+                              "against one gemm of the same shape", "AdamW step"}) {
+        CAPTURE(piece);
+        // the line exists and ends in a time: a positive, finite number of milliseconds
+        const size_t at = r.out.find(piece);
+        REQUIRE(at != std::string::npos);
+        const size_t eol = r.out.find('\n', at);
+        const std::string line = r.out.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+        const double ms = std::strtod(line.substr(line.find_last_of(' ') + 1).c_str(), nullptr);
+        CHECK(std::isfinite(ms));
+        CHECK(ms > 0);
     }
 }
 
