@@ -193,13 +193,37 @@ inline real* scratch(std::vector<real>& buf, int64_t n) {
     return buf.data();
 }
 
+// Pass 3 for one row of logits ai (query i, keys j < jend), in place: softmax over the admissible
+// keys, the row max subtracted (b can be large and positive for p < 2; exp of the max is 1, so the sum
+// is >= 1, never 0); the diagonal is dropped when skip_self; masked entries get exactly 0. A function
+// of its own so that GCC vectorizes its loops wherever it is called from: written inline inside the
+// loop over row blocks, the exp loop ran one float at a time (notes/07 section 9d).
+__attribute__((noinline)) void softmax_row(real* ai, int64_t i, int64_t jend, int64_t T, bool skip_self) {
+    real m = -std::numeric_limits<real>::infinity();
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < jend; j++)
+        m = (!(skip_self && j == i) && ai[j] > m) ? ai[j] : m;
+    real sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < jend; j++) {
+        ai[j] = (skip_self && j == i) ? real(0) : fast_exp(ai[j] - m);
+        sum += ai[j];
+    }
+    const real inv = 1 / sum;
+    for (int64_t j = 0; j < jend; j++) ai[j] *= inv;
+    for (int64_t j = jend; j < T; j++) ai[j] = 0;  // masked: exactly 0
+}
+
 // ---- forward (notes/03 section 4, "The discrete formula"; notes/04 section 1) -------------------
 // For each batch entry b and head h, with q_i, k_i, v_i the D channels of head h in row (b, i):
-//   pass 1  s_ij = q_i.k_j / sqrt(D)                                   all i, j (one gemm)
+//   pass 1  s_ij = q_i.k_j / sqrt(D)                                   (gemm)
 //   pass 2  plap: r_ij = ||v_i - v_j||^2 (pairwise_sq_distances: one syrk, near pairs recomputed),
 //           logit_ij = s_ij + (p_h - 2)/2 log(r_ij + eps)              admissible j != i
 //   pass 3  A_ij = softmax_j(logit_ij) over admissible j, row max subtracted; other entries 0
-//   pass 4  out_i = sum_j A_ij v_j                                      (one gemm)
+//   pass 4  out_i = sum_j A_ij v_j                                      (gemm)
+// r is computed for the whole head first; then passes 1-4 run block of query rows by block
+// (`for_row_blocks`), so that a block's rows of A stay in cache from their scores to their share of
+// out (notes/04 section 10, "Causal blocks"; without a mask there is one block of all T rows).
 // out [B,T,C]; att [B,H,T,T] receives A (and holds the logits in between). r lives in a per-thread
 // [T,T] buffer and is not kept: the backward recomputes it (notes/04 section 10, "Costs"). Threads
 // split the B*H pairs: pair (b,h) writes only its own [T,T] block and its own D columns of out, so
@@ -217,56 +241,45 @@ void attention_forward(real* out, real* att, const real* qkv, const Dims& d, boo
             const real* v = q + 2 * C;
             real* a = att + bh * T * T;  // [T, T]
 
-            // pass 1: the scores of every admissible (i, j) (and, by whole blocks, some masked ones, which
-            // pass 3 overwrites with exact zeros)
-            for_row_blocks(T, causal, [&](int64_t i0, int64_t i1, int64_t nk) {
-                gemm_strided(false, true, i1 - i0, nk, D, scale, q + i0 * C3, C3, k, C3, real(0), a + i0 * T, T);
-            });
-
-            // pass 2 (plap): the distance term b_ij (notes/03, "The discrete formula").
+            // pass 2, first half (plap): the distances r_ij of the whole head (notes/03, "The discrete
+            // formula"; notes/04 section 9b); the blocks below read their rows.
+            real* r = nullptr;
             if (pl.on) {
-                real* r = scratch(r_buf, T * T);
+                r = scratch(r_buf, T * T);
                 pairwise_sq_distances(r, v, C3, T, D, causal, scratch(work, T * D + T + D));
                 if (!causal)  // r is symmetric: the upper triangle mirrors the lower one, bit for bit
                     for (int64_t i = 0; i < T; i++)
                         for (int64_t j = 0; j < i; j++) r[j * T + i] = r[i * T + j];
-                const real half_pm2 = (pl.p[h] - 2) / 2;
-                // The diagonal has no distance term in either mode: the row runs in two pieces around
-                // it, j < i and i < j < jend, each a plain loop that vectorizes (core/fast_math.h).
-                for (int64_t i = 0; i < T; i++) {
-                    const int64_t jend = row_end(i, T, causal);
-                    real* ai = a + i * T;
-                    const real* ri = r + i * T;
-#pragma omp simd
-                    for (int64_t j = 0; j < i; j++) ai[j] += half_pm2 * fast_log(ri[j] + pl.eps);
-#pragma omp simd
-                    for (int64_t j = i + 1; j < jend; j++) ai[j] += half_pm2 * fast_log(ri[j] + pl.eps);
-                }
             }
+            const real half_pm2 = pl.on ? (pl.p[h] - 2) / 2 : real(0);
 
-            // pass 3: softmax over each row's admissible keys; b can be large and positive for p < 2,
-            // so the row max is subtracted; exp of it is 1, so the sum is >= 1, never 0
-            for (int64_t i = 0; i < T; i++) {
-                real* ai = a + i * T;
-                const int64_t jend = row_end(i, T, causal);
-                const bool skip_self = drops_self(pl, jend);
-                real m = -std::numeric_limits<real>::infinity();
-#pragma omp simd reduction(max : m)
-                for (int64_t j = 0; j < jend; j++)
-                    m = (!(skip_self && j == i) && ai[j] > m) ? ai[j] : m;
-                real sum = 0;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t j = 0; j < jend; j++) {
-                    ai[j] = (skip_self && j == i) ? real(0) : fast_exp(ai[j] - m);
-                    sum += ai[j];
-                }
-                const real inv = 1 / sum;
-                for (int64_t j = 0; j < jend; j++) ai[j] *= inv;
-                for (int64_t j = jend; j < T; j++) ai[j] = 0;  // masked: exactly 0
-            }
-
-            // pass 4: out_i = sum_j A_ij v_j, into head h's D columns of out [B, T, C]
             for_row_blocks(T, causal, [&](int64_t i0, int64_t i1, int64_t nk) {
+                // pass 1: the scores of the block's rows against keys j < nk (under a causal mask some
+                // masked ones too, which pass 3 overwrites with exact zeros)
+                gemm_strided(false, true, i1 - i0, nk, D, scale, q + i0 * C3, C3, k, C3, real(0), a + i0 * T, T);
+
+                // pass 2, second half (plap): the distance term b_ij into the block's scores.
+                if (r) {
+                    // The diagonal has no distance term in either mode: the row runs in two pieces
+                    // around it, j < i and i < j < jend, each a plain loop that vectorizes (core/fast_math.h).
+                    for (int64_t i = i0; i < i1; i++) {
+                        const int64_t jend = row_end(i, T, causal);
+                        real* ai = a + i * T;
+                        const real* ri = r + i * T;
+#pragma omp simd
+                        for (int64_t j = 0; j < i; j++) ai[j] += half_pm2 * fast_log(ri[j] + pl.eps);
+#pragma omp simd
+                        for (int64_t j = i + 1; j < jend; j++) ai[j] += half_pm2 * fast_log(ri[j] + pl.eps);
+                    }
+                }
+
+                // pass 3: softmax over each row's admissible keys
+                for (int64_t i = i0; i < i1; i++) {
+                    const int64_t jend = row_end(i, T, causal);
+                    softmax_row(a + i * T, i, jend, T, drops_self(pl, jend));
+                }
+
+                // pass 4: out_i = sum_j A_ij v_j, into head h's D columns of out [B, T, C]
                 gemm_strided(false, false, i1 - i0, D, nk, real(1), a + i0 * T, T, v, C3, real(0),
                              out + (b * T + i0) * C + h * D, C);
             });
