@@ -42,11 +42,15 @@ double wall_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double cpu_seconds() {
+static double clock_seconds(clockid_t id) {
     timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(id, &ts);
     return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
+
+double cpu_seconds() { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+
+double thread_cpu_seconds() { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 OpProfile::OpProfile() {
     if (g_active) fail("OpProfile: a profile is already recording on this thread; profiles do not nest");

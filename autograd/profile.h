@@ -60,8 +60,10 @@ private:
     double backward_total_s_ = 0;
 };
 
-// Wall and process-CPU clocks in seconds (steady_clock; CLOCK_PROCESS_CPUTIME_ID).
+// Wall, process-CPU and calling-thread-CPU clocks in seconds (steady_clock; CLOCK_PROCESS_CPUTIME_ID;
+// CLOCK_THREAD_CPUTIME_ID, which `plat bench --ops` uses for its one-thread lines).
 double wall_seconds();
 double cpu_seconds();
+double thread_cpu_seconds();
 
 }  // namespace plat

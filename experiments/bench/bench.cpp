@@ -452,12 +452,6 @@ double median_cpu_ms(const std::function<void()>& f, double (*clock)() = cpu_sec
     return 1e3 * t[3];
 }
 
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
 // The same on one thread, BLAS included: how a single (b, h) pair's products run inside the attention,
 // whose threads each take whole pairs (called from outside a parallel region, OpenBLAS would split a
 // product between the threads, and on small ones spend more CPU waiting than computing). Timed by
